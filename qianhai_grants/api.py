@@ -1,0 +1,68 @@
+"""API plumbing shared by every app: one error shape, pagination, throttles."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from qianhai_grants.errors import DomainError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def error_body(code: str, message, fields: dict | None = None) -> dict:
+    return {"code": code, "message": str(message), "fields": _stringify(fields or {})}
+
+
+def _stringify(fields: dict) -> dict:
+    out = {}
+    for name, messages in fields.items():
+        if isinstance(messages, dict):
+            for sub, sub_messages in _stringify(messages).items():
+                out[f"{name}.{sub}"] = sub_messages
+        elif isinstance(messages, (list, tuple)):
+            flat = []
+            for m in messages:
+                if isinstance(m, dict):
+                    for sub, sub_messages in _stringify(m).items():
+                        out[f"{name}.{sub}"] = sub_messages
+                else:
+                    flat.append(str(m))
+            if flat:
+                out[name] = flat
+        else:
+            out[name] = [str(messages)]
+    return out
+
+
+def exception_handler(exc, context):
+    """Every API error as {"code", "message", "fields"} (API.md, conventions)."""
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        response.data = error_body("invalid", _("The input is not valid."), detail)
+    elif isinstance(exc, exceptions.Throttled):
+        response.data = error_body("throttled", _("Too many requests. Try again in %(s)d "
+                                                  "seconds.") % {"s": exc.wait or 1})
+    else:
+        code = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        if not isinstance(code, str):
+            code = "error"
+        response.data = error_body(code, getattr(exc, "detail", exc))
+    if response.status_code == status.HTTP_401_UNAUTHORIZED:
+        response.data["code"] = "not_authenticated"
+    return response

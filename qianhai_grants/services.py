@@ -1,0 +1,43 @@
+"""Account set-up shared by every app."""
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from qianhai_grants.errors import DomainError
+from qianhai_grants.roles import COMPANY, MANAGEMENT, REVIEWER, ROLES, STAFF
+
+DEMO_ACCOUNTS = (
+    # (role, username/email, password). Demo only: seed_demo refuses to run without DEBUG.
+    (COMPANY, "company@demo.qianhai-grants.test", "demo-company-2024"),
+    (REVIEWER, "reviewer@demo.qianhai-grants.test", "demo-reviewer-2024"),
+    (STAFF, "staff@demo.qianhai-grants.test", "demo-staff-2024"),
+    (MANAGEMENT, "management@demo.qianhai-grants.test", "demo-management-2024"),
+)
+
+
+def roles_ensure() -> dict[str, Group]:
+    """Create the role groups if missing; staff may manage the catalogue in the admin."""
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
+    catalogue = Permission.objects.filter(content_type__app_label="measures")
+    groups[STAFF].permissions.add(*catalogue)
+    groups[MANAGEMENT].permissions.add(*catalogue.filter(codename__startswith="view_"))
+    return groups
+
+
+def demo_accounts_create() -> list[tuple[str, str, str]]:
+    """One account per role for a local demo. Idempotent; passwords are reset to the demo ones."""
+    if not settings.DEBUG:
+        raise DomainError("demo_refused", "Demo accounts are only created with DEBUG on.")
+    user_model = get_user_model()
+    with transaction.atomic():
+        groups = roles_ensure()
+        for role, email, password in DEMO_ACCOUNTS:
+            user, _ = user_model.objects.get_or_create(username=email,
+                                                       defaults={"email": email})
+            user.set_password(password)
+            user.is_staff = role in (STAFF, MANAGEMENT)  # the admin: staff edit, management read
+            user.save()
+            user.groups.set([groups[role]])
+    return list(DEMO_ACCOUNTS)

@@ -1,0 +1,23 @@
+"""Production: refuses to start without a real SECRET_KEY; HTTPS only."""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = False
+SECRET_KEY = env("SECRET_KEY", default="")
+if len(SECRET_KEY) < 50 or SECRET_KEY.startswith(("insecure", "django-insecure")):
+    raise ImproperlyConfigured(
+        "Set SECRET_KEY to a random string of at least 50 characters for production."
+    )
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 31_536_000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
