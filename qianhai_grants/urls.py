@@ -23,3 +23,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
          name="api-docs"),
 ]
+
+handler404 = "qianhai_grants.views.page_not_found"
+handler500 = "qianhai_grants.views.server_error"
