@@ -1,6 +1,7 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
 VENV := .venv
+PORT ?= 8000
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 PY_VERSION := $(shell cat .python-version)
@@ -24,8 +25,8 @@ run: install
 	$(MANAGE) load_measures
 	$(MANAGE) setup_roles
 	$(MANAGE) seed_demo
-	@echo "Serving http://127.0.0.1:8000 (tasks run in-process; Ctrl-C stops)"
-	$(MANAGE) runserver 127.0.0.1:8000
+	@echo "Serving http://127.0.0.1:$(PORT) (tasks run in-process; Ctrl-C stops)"
+	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 test: install
 	$(VENV)/bin/pytest

@@ -72,10 +72,15 @@ class MeasureVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A version is never changed: its page is read-only, without Save buttons.
+        return obj is None and super().has_change_permission(request, obj)
+
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
         raw = request.GET.get("measure", "")
-        measure = Measure.objects.filter(pk=raw).first() if raw.isdigit() else None
+        measure = (Measure.objects.filter(pk=int(raw)).first()
+                   if raw.isascii() and raw.isdigit() and len(raw) < 19 else None)
         current = selectors.version_current(measure=measure) if measure else None
         if current is not None:
             for key in RULE_KEYS:

@@ -248,25 +248,36 @@ def _holds(condition: Condition, actual) -> bool:
         return actual in (expected or ())
     if op == "min_items":
         return isinstance(actual, Sequence) and len(actual) >= int(expected)
+    if op == "eq" and isinstance(actual, str) and isinstance(expected, str) and (
+            _comparable(actual) is None or _comparable(expected) is None):
+        return actual == expected  # a choice or text compared as text
     left, right = _comparable(actual), _comparable(expected)
-    if left is None or right is None:
-        return False
-    return {
-        "gte": left >= right, "gt": left > right, "lte": left <= right,
-        "lt": left < right, "eq": left == right,
-    }[op]
+    if left is None or right is None or isinstance(left, date) != isinstance(right, date):
+        return False  # unlike things (a date and a number) never satisfy a comparison
+    return _COMPARE[op](left, right)
+
+
+_COMPARE = {
+    "gte": lambda a, b: a >= b, "gt": lambda a, b: a > b, "lte": lambda a, b: a <= b,
+    "lt": lambda a, b: a < b, "eq": lambda a, b: a == b,
+}
 
 
 def _comparable(value):
+    """A number or a date to compare, or None. Dates given as ISO text compare as dates."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, Decimal, date)):
         return value
     if isinstance(value, str):
         try:
-            return Decimal(value)
+            number = Decimal(value)
         except ArithmeticError:
-            return None
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                return None
+        return number if number.is_finite() else None
     return None
 
 

@@ -65,8 +65,6 @@ class QuoteForm(forms.Form):
                     counts[spec["name"]] = value
             elif spec["type"] == "boolean":
                 raw[spec["name"]] = {"true": True, "false": False}.get(value)
-            elif spec["type"] == "integer" and value:
-                raw[spec["name"]] = int(value) if str(value).isdigit() else value
             else:
                 raw[spec["name"]] = value
         parsed = parse_inputs(self.version.fields, raw)

@@ -63,7 +63,7 @@ def parse_value(spec: dict, value):
     if kind == "integer":
         if isinstance(value, bool):
             raise ValueError(_("Enter a whole number of 0 or more."))
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and _ascii_digits(value.strip()):
             value = int(value.strip())
         if not isinstance(value, int) or value < 0 or value > MAX_INTEGER:
             raise ValueError(_("Enter a whole number of 0 or more."))
@@ -99,7 +99,7 @@ def _text(value, limit: int) -> str:
     if not isinstance(value, str):
         raise ValueError(_("Enter text."))
     text = value.strip()
-    if "\x00" in text:
+    if "\x00" in text or not _encodable(text):
         raise ValueError(_("Enter text."))
     if len(text) > limit:
         raise ValueError(_("Enter at most %(limit)d characters.") % {"limit": limit})
@@ -130,6 +130,20 @@ def _parse_cases(spec: dict, value) -> list[dict]:
                     "row": index, "field": item_spec["name"], "error": exc}) from None
         rows.append(row)
     return rows
+
+
+def _ascii_digits(text: str) -> bool:
+    """Only 0-9: str.isdigit() also accepts superscripts and other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
+def _encodable(text: str) -> bool:
+    """False for lone surrogates, which no UTF-8 response or database can carry."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _blank(value) -> bool:

@@ -62,12 +62,17 @@ def rules_validate(rules: dict) -> None:
         fail("subject_field", _("Name the field that identifies the platform or model."))
     if rules.get("cumulative_cap") is not None and not rules.get("cumulative_over"):
         fail("cumulative_over", _("Say what the cumulative cap counts over."))
-    rate = rules.get("rate")
-    if rate is not None and not (Decimal(0) <= Decimal(str(rate)) <= Decimal(1)):
+    rate = _decimal(rules.get("rate"))
+    if rate is not None and not (rate.is_finite() and Decimal(0) <= rate <= Decimal(1)):
         fail("rate", _("The rate is a fraction between 0 and 1 (0.05 is 5%)."))
     for key in MONEY_KEYS:
-        if rules.get(key) is not None and Decimal(str(rules[key])) < 0:
-            fail(key, _("Amounts cannot be negative."))
+        amount = _decimal(rules.get(key))
+        if amount is not None and not (amount.is_finite() and amount >= 0):
+            fail(key, _("Enter an amount of 0 or more."))
+    annual_quota = rules.get("annual_quota")
+    if annual_quota is not None and (isinstance(annual_quota, bool) or not isinstance(
+            annual_quota, int) or annual_quota < 0):
+        fail("annual_quota", _("The annual quota is a whole number of 0 or more."))
     for condition in rules.get("conditions") or []:
         if not isinstance(condition, dict) or condition.get("op") not in OPERATORS or \
                 condition.get("field") not in names or not condition.get("reason"):
@@ -80,6 +85,16 @@ def rules_validate(rules: dict) -> None:
     if errors:
         raise DomainError("invalid_rules", _("The measure's rules are not valid."), status=400,
                           fields=errors)
+
+
+def _decimal(value) -> Decimal | None:
+    """A parameter as Decimal; a value that is no number at all reads as NaN (so it fails)."""
+    if value is None:
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return Decimal("NaN")
 
 
 def _field_spec_problem(spec) -> str | None:
@@ -208,6 +223,11 @@ def _load_entry(entry: dict, counts: dict, effective_from) -> None:
         "documents": entry.get("documents") or [],
         **{key: parameters.get(key) for key in RULE_KEYS if key in parameters},
     }
+    try:
+        rules_validate(rules)
+    except DomainError as exc:
+        raise DomainError(exc.code, _("Measure %(code)s: %(message)s") % {
+            "code": code, "message": exc.message}, status=400, fields=exc.fields) from exc
     for key in (*MONEY_KEYS, "rate"):
         if rules.get(key) is not None:
             rules[key] = Decimal(str(rules[key]))

@@ -52,7 +52,10 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
-    if isinstance(exc, exceptions.ValidationError):
+    if isinstance(exc, exceptions.ParseError):
+        response.data = error_body("invalid", _("The request body is not valid JSON."),
+                                   {"body": [_("Expected a JSON object.")]})
+    elif isinstance(exc, exceptions.ValidationError):
         detail = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
         response.data = error_body("invalid", _("The input is not valid."), detail)
     elif isinstance(exc, exceptions.Throttled):

@@ -45,7 +45,7 @@ def parse_money(raw) -> Decimal:
         raise ValueError("not a number") from exc
     if not value.is_finite():
         raise ValueError("not a number")
-    if value < 0:
+    if value < 0 or value.is_signed():  # is_signed: "-0" is not a plain zero
         raise ValueError("negative")
     _sign, digits, exponent = value.as_tuple()
     if exponent < -MAX_PLACES:
@@ -56,9 +56,11 @@ def parse_money(raw) -> Decimal:
 
 
 def _grouped(text: str) -> bool:
-    """True for thousands-grouped numbers such as 15,000,000.00."""
-    whole = text.split(".", 1)[0].lstrip("+")
-    groups = whole.split(",")
+    """True for thousands-grouped numbers such as 15,000,000.00 (commas only before the point)."""
+    whole, _point, fraction = text.partition(".")
+    if "," in fraction:
+        return False
+    groups = whole.lstrip("+").split(",")
     return (
         1 <= len(groups[0]) <= 3
         and all(g.isdigit() for g in groups)
