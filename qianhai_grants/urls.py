@@ -7,17 +7,20 @@ from django.views.decorators.csp import csp_override
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
+from applications import api as applications_api
 from measures.api import MeasureViewSet
 from qianhai_grants.auth_api import TokenView
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("measures", MeasureViewSet, basename="api-measure")
+applications_api.register(router)
 
 DOCS_CSP = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
 
 urlpatterns = [
     path("", include("measures.urls")),
+    path("", include("applications.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -19,3 +19,89 @@ class UserFactory(factory.django.DjangoModelFactory):
     def roles(self, create, extracted, **kwargs):
         for name in extracted or ():
             self.groups.add(Group.objects.get_or_create(name=name)[0])
+
+
+def company_user(**kwargs):
+    from qianhai_grants.roles import COMPANY
+
+    return UserFactory(roles=[COMPANY], **kwargs)
+
+
+def staff_user(**kwargs):
+    from qianhai_grants.roles import STAFF
+
+    return UserFactory(roles=[STAFF], is_staff=True, **kwargs)
+
+
+VALID_USCC = "91350100M000100Y43"  # a valid GB 32100-2015 code (check character 3)
+
+
+def uscc(n: int) -> str:
+    """The n-th made-up but valid Unified Social Credit Code."""
+    from applications.registration import uscc_check_character
+
+    first17 = f"9144030{n:010d}"
+    return first17 + uscc_check_character(first17)
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    """A company with an owner (created through the model; the service is tested on its own)."""
+
+    class Meta:
+        model = "applications.Company"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"前海测试科技有限公司{n}")
+    name_en = factory.Sequence(lambda n: f"Qianhai Test Technology Co. {n}")
+    registration_type = "mainland"
+    registration_number = factory.Sequence(uscc)
+    in_qianhai = True
+    contact_name = "联系人"
+    created_by = factory.SubFactory(UserFactory)
+
+    @factory.post_generation
+    def owner(self, create, extracted, **kwargs):
+        from applications.models import Membership
+
+        user = extracted or self.created_by
+        Membership.objects.get_or_create(company=self, user=user, defaults={"role": "owner"})
+        from django.contrib.auth.models import Group
+
+        user.groups.add(Group.objects.get_or_create(name="company")[0])
+
+
+def member(company, role="editor", **kwargs):
+    from applications.models import Membership
+
+    user = company_user(**kwargs)
+    Membership.objects.create(company=company, user=user, role=role)
+    return user
+
+
+def open_call(code="demo-project", *, funding_year=2026, days_open=30, **kwargs):
+    """An open call for a measure of the loaded catalogue (use the `catalogue` fixture)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from applications.models import Call
+    from measures.models import Measure
+
+    now = timezone.now()
+    return Call.objects.create(
+        measure=Measure.objects.get(code=code), funding_year=funding_year,
+        opens_at=kwargs.pop("opens_at", now - timedelta(days=1)),
+        closes_at=kwargs.pop("closes_at", now + timedelta(days=days_open)),
+        created_by=kwargs.pop("created_by", None) or staff_user(), **kwargs)
+
+
+DEMO_PROJECT_INPUTS = {
+    "project_name": "前海港口智能调度示范",
+    "scene": "port",
+    "actual_investment": "15000000.00",
+    "completion_date": "2025-12-31",
+}
+
+
+def tiny_pdf() -> bytes:
+    return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"

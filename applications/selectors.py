@@ -1,0 +1,89 @@
+"""Reads with rules: every query here is scoped to who asks (DESIGN rule 6)."""
+
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet, Sum
+
+from applications.models import (
+    INACTIVE_STATUSES,
+    Application,
+    Call,
+    Company,
+    MemberRole,
+    Membership,
+    Status,
+)
+from qianhai_grants.roles import MANAGEMENT, STAFF
+
+EDIT_ROLES = (MemberRole.OWNER, MemberRole.EDITOR)
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_role_names", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._role_names = cached
+    return cached
+
+
+def is_staff_officer(user) -> bool:
+    return STAFF in user_roles(user)
+
+
+def reads_everything(user) -> bool:
+    return bool(user_roles(user) & {STAFF, MANAGEMENT})
+
+
+def companies_of(user) -> QuerySet[Company]:
+    if not user.is_authenticated:
+        return Company.objects.none()
+    return Company.objects.filter(memberships__user=user).distinct()
+
+
+def membership_of(user, company) -> Membership | None:
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, company=company).first()
+
+
+def can_edit_for(user, company) -> bool:
+    membership = membership_of(user, company)
+    return membership is not None and membership.role in EDIT_ROLES
+
+
+def applications_visible_to(user) -> QuerySet[Application]:
+    """A company member sees its companies' applications; staff and management see everything
+    submitted (not other people's drafts); reviewers see what is assigned to them (reviews)."""
+    base = Application.objects.select_related("call__measure", "company", "measure_version")
+    if not user.is_authenticated:
+        return base.none()
+    mine = Q(company__memberships__user=user)
+    if reads_everything(user):
+        return base.filter(mine | ~Q(status=Status.DRAFT)).distinct()
+    return base.filter(mine).distinct()
+
+
+def calls_visible() -> QuerySet[Call]:
+    return Call.objects.select_related("measure")
+
+
+def awarded_to_date(*, measure_id: int, subject_key: str,
+                    exclude_application_id: int | None = None) -> Decimal:
+    """What the platform or model already received under this measure, over all years."""
+    if not subject_key:
+        return Decimal("0.00")
+    rows = Application.objects.filter(call__measure_id=measure_id, subject_key=subject_key,
+                                      status=Status.AWARDED)
+    if exclude_application_id:
+        rows = rows.exclude(pk=exclude_application_id)
+    return rows.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+
+
+def active_duplicate_exists(*, call, company, subject_key, exclude_id=None) -> bool:
+    rows = Application.objects.filter(call=call, company=company, subject_key=subject_key) \
+        .exclude(status__in=INACTIVE_STATUSES)
+    if exclude_id:
+        rows = rows.exclude(pk=exclude_id)
+    return rows.exists()
