@@ -54,15 +54,21 @@ def can_edit_for(user, company) -> bool:
 
 
 def applications_visible_to(user) -> QuerySet[Application]:
-    """A company member sees its companies' applications; staff and management see everything
-    submitted (not other people's drafts); reviewers see what is assigned to them (reviews)."""
+    """A company member sees its companies' applications; staff and management see every
+    application once it has been submitted, never another company's draft, not even one that was
+    withdrawn before it was ever submitted; everyone else (reviewers included: reviews has its own
+    selector for assignments) sees nothing here."""
     base = Application.objects.select_related("call__measure", "company", "measure_version")
-    if not user.is_authenticated:
+    if not user.is_authenticated or not user.is_active:
         return base.none()
-    mine = Q(company__memberships__user=user)
+    # A subquery, not a join: no duplicates, so no DISTINCT (which would break locking and
+    # aggregation on the result).
+    mine = Q(company_id__in=Membership.objects.filter(user=user).values("company_id"))
     if reads_everything(user):
-        return base.filter(mine | ~Q(status=Status.DRAFT)).distinct()
-    return base.filter(mine).distinct()
+        # A draft withdrawn by its company was never submitted (revision 0): still private.
+        submitted = ~Q(status=Status.DRAFT) & ~Q(status=Status.WITHDRAWN, revision=0)
+        return base.filter(mine | submitted)
+    return base.filter(mine)
 
 
 def calls_visible() -> QuerySet[Call]:
@@ -70,15 +76,29 @@ def calls_visible() -> QuerySet[Call]:
 
 
 def awarded_to_date(*, measure_id: int, subject_key: str,
-                    exclude_application_id: int | None = None) -> Decimal:
-    """What the platform or model already received under this measure, over all years."""
+                    exclude_application_id: int | None = None,
+                    company_id: int | None = None) -> Decimal:
+    """What the platform or model already received under this measure, over all years.
+
+    With `company_id`, only that applicant's awards count (MEASURES.md, industry-llm: a second
+    award "for the same applicant and model"); another company's platform or model of the same
+    name is a different subject.
+    """
     if not subject_key:
         return Decimal("0.00")
     rows = Application.objects.filter(call__measure_id=measure_id, subject_key=subject_key,
                                       status=Status.AWARDED)
+    if company_id is not None:
+        rows = rows.filter(company_id=company_id)
     if exclude_application_id:
         rows = rows.exclude(pk=exclude_application_id)
     return rows.aggregate(total=Sum("amount"))["total"] or Decimal("0.00")
+
+
+def company_number_taken(*, registration_type: str, registration_number: str) -> bool:
+    """Whether a (normalised) registration number is already claimed."""
+    return Company.objects.filter(registration_type=registration_type,
+                                  registration_number=registration_number).exists()
 
 
 def active_duplicate_exists(*, call, company, subject_key, exclude_id=None) -> bool:

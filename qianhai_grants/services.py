@@ -18,11 +18,13 @@ DEMO_ACCOUNTS = (
 
 
 def roles_ensure() -> dict[str, Group]:
-    """Create the role groups if missing; staff may manage the catalogue in the admin."""
+    """Create the role groups if missing. In the admin, staff manage the catalogue and calls and
+    read applications (whose admin pages are read-only); management reads only."""
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
-    catalogue = Permission.objects.filter(content_type__app_label="measures")
-    groups[STAFF].permissions.add(*catalogue)
-    groups[MANAGEMENT].permissions.add(*catalogue.filter(codename__startswith="view_"))
+    admin_apps = Permission.objects.filter(content_type__app_label__in=("measures",
+                                                                        "applications"))
+    groups[STAFF].permissions.add(*admin_apps)
+    groups[MANAGEMENT].permissions.add(*admin_apps.filter(codename__startswith="view_"))
     return groups
 
 

@@ -31,3 +31,12 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item, so fixtures can act on failures
+    (the browser tests save a screenshot)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
