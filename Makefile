@@ -29,7 +29,7 @@ run: install
 	$(MANAGE) runserver 127.0.0.1:$(PORT)
 
 test: install
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2
 
 lint: install
 	$(VENV)/bin/ruff check .
