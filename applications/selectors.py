@@ -1,5 +1,6 @@
 """Reads with rules: every query here is scoped to who asks (DESIGN rule 6)."""
 
+import unicodedata
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet, Sum
@@ -107,3 +108,29 @@ def active_duplicate_exists(*, call, company, subject_key, exclude_id=None) -> b
     if exclude_id:
         rows = rows.exclude(pk=exclude_id)
     return rows.exists()
+
+
+def subject_key_of(version, values: dict) -> str:
+    """The platform or model an application is for, case- and space-insensitively
+    (MEASURES.md, industry-llm: `model_name` compared case- and space-insensitively)."""
+    if not version.subject_field:
+        return ""
+    raw = values.get(version.subject_field)
+    if not raw:
+        return ""
+    # NFKC first: a name typed with full-width letters (as Chinese input methods may) is the same
+    # name.
+    return "".join(unicodedata.normalize("NFKC", str(raw)).split()).casefold()[:200]
+
+
+def inputs_quote(*, version, values: dict, measure_id: int, company_id: int,
+                 subject_key: str | None = None, application_id: int | None = None):
+    """The engine's quote for these inputs, counting what this company's platform or model
+    already received under the measure. The one place an application's estimate is computed:
+    services store it, pages and the API show it."""
+    from measures.quotes import quote_from_values
+
+    key = subject_key_of(version, values) if subject_key is None else subject_key
+    awarded = awarded_to_date(measure_id=measure_id, subject_key=key, company_id=company_id,
+                              exclude_application_id=application_id)
+    return quote_from_values(version=version, values=values, awarded_to_date=awarded)

@@ -27,7 +27,7 @@ from applications.models import (
 )
 from applications.transitions import COMPANY, STAFF, allowed
 from measures.inputs import parse_inputs
-from measures.quotes import Quote, quote_from_values
+from measures.quotes import Quote
 
 # Ids arrive in bodies as JSON numbers; bounding them keeps a malformed id a 400, never a
 # database overflow.
@@ -362,11 +362,12 @@ def estimate_json(application, result=None) -> dict:
     version = application.measure_version
     if result is not None:
         return Quote(version=version, result=result, inputs={}).as_json()
-    awarded = selectors.awarded_to_date(
-        measure_id=application.call.measure_id, subject_key=application.subject_key,
-        company_id=application.company_id, exclude_application_id=application.pk)
     values = parse_inputs(version.fields, application.inputs).values
-    return quote_from_values(version=version, values=values, awarded_to_date=awarded).as_json()
+    return selectors.inputs_quote(version=version, values=values,
+                                  measure_id=application.call.measure_id,
+                                  company_id=application.company_id,
+                                  subject_key=application.subject_key,
+                                  application_id=application.pk).as_json()
 
 
 def revision_changes(before: dict | None, after: dict) -> dict:

@@ -1,6 +1,5 @@
 """Every write of the company portal (DESIGN rules 1 and 2)."""
 
-import unicodedata
 from datetime import datetime
 
 from django.contrib.auth import get_user_model, password_validation
@@ -27,8 +26,9 @@ from applications.models import (
     Status,
     StatusEvent,
 )
+from applications.selectors import subject_key_of
 from applications.transitions import COMPANY, STAFF, allowed
-from measures.engine import MISSING_INPUT, compute_award
+from measures.engine import MISSING_INPUT
 from measures.inputs import dump_inputs, parse_inputs
 from measures.models import Measure
 from measures.reasons import reason_message
@@ -272,19 +272,6 @@ def call_open(*, by, measure: Measure, funding_year: int, opens_at: datetime,
 
 # ---------------------------------------------------------------- applications
 
-def subject_key_of(version, values: dict) -> str:
-    """The platform or model an application is for, case- and space-insensitively
-    (MEASURES.md, industry-llm: `model_name` compared case- and space-insensitively)."""
-    if not version.subject_field:
-        return ""
-    raw = values.get(version.subject_field)
-    if not raw:
-        return ""
-    # NFKC first: a name typed with full-width letters (as Chinese input methods may) is the same
-    # name.
-    return "".join(unicodedata.normalize("NFKC", str(raw)).split()).casefold()[:200]
-
-
 def _parse_or_400(version, inputs) -> dict:
     parsed = parse_inputs(version.fields, inputs if inputs is not None else {})
     if parsed.errors:
@@ -293,9 +280,9 @@ def _parse_or_400(version, inputs) -> dict:
 
 
 def _estimate(version, values, *, measure_id, company_id, subject_key, application_id=None):
-    return compute_award(version.rules(), values, awarded_to_date=selectors.awarded_to_date(
-        measure_id=measure_id, subject_key=subject_key, company_id=company_id,
-        exclude_application_id=application_id))
+    return selectors.inputs_quote(version=version, values=values, measure_id=measure_id,
+                                  company_id=company_id, subject_key=subject_key,
+                                  application_id=application_id).result
 
 
 def _version_for(application: Application):

@@ -36,7 +36,6 @@ from applications.forms import (
 from applications.models import Attachment, MemberRole, Profile, Status
 from applications.transitions import COMPANY, allowed
 from measures.inputs import parse_inputs
-from measures.quotes import quote_from_values
 from measures.selectors import catalogue_current, version_current
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import current_language, localized
@@ -371,11 +370,10 @@ def _estimate(application, version, raw: dict) -> dict:
     parsed = parse_inputs(version.fields, raw)
     if parsed.errors:
         return {"errors": True}
-    awarded = selectors.awarded_to_date(
-        measure_id=application.call.measure_id,
-        subject_key=services.subject_key_of(version, parsed.values),
-        company_id=application.company_id, exclude_application_id=application.pk)
-    quote = quote_from_values(version=version, values=parsed.values, awarded_to_date=awarded)
+    quote = selectors.inputs_quote(version=version, values=parsed.values,
+                                   measure_id=application.call.measure_id,
+                                   company_id=application.company_id,
+                                   application_id=application.pk)
     return {"quote": quote.as_json()}
 
 
