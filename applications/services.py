@@ -48,7 +48,8 @@ def _invalid(fields: dict, message=None) -> DomainError:
 # ---------------------------------------------------------------- accounts
 
 def user_register(*, email: str, password: str, preferred_language: str = Language.ZH_HANS):
-    """A company user's account; the email is the username. Pending invitations are accepted."""
+    """A company user's account; the email is the username. Invitations to that email are
+    accepted once it is confirmed (email_confirm)."""
     email = email.strip().lower() if isinstance(email, str) else ""
     password = password if isinstance(password, str) else ""
     errors: dict[str, list[str]] = {}
@@ -75,7 +76,8 @@ def user_register(*, email: str, password: str, preferred_language: str = Langua
             raise _invalid({"email": [_("An account with this email already exists.")]}) from None
         Profile.objects.create(user=user, preferred_language=preferred_language)
         user.groups.add(Group.objects.get_or_create(name=COMPANY_ROLE)[0])
-        invitations_accept(user=user)
+        # Invitations wait for the confirmed email: whoever registers an address does not
+        # yet prove they own it.
     return user
 
 
@@ -93,8 +95,11 @@ def profile_update(*, user, preferred_language: str) -> Profile:
 
 
 def email_confirm(*, user) -> None:
-    Profile.objects.filter(user=user, email_confirmed_at__isnull=True).update(
-        email_confirmed_at=timezone.now())
+    """The user proved they own their email: mark it and accept the invitations sent to it."""
+    with transaction.atomic():
+        Profile.objects.filter(user=user, email_confirmed_at__isnull=True).update(
+            email_confirmed_at=timezone.now())
+        invitations_accept(user=user)
 
 
 def invitations_accept(*, user) -> int:

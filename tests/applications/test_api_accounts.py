@@ -92,12 +92,18 @@ def test_a_registered_user_gets_a_token_and_reads_me(anon, db):
     assert me["roles"] == ["company"]
 
 
-def test_registering_accepts_pending_invitations(anon, db):
+def test_an_invitation_becomes_a_membership_when_the_email_is_confirmed(anon, db):
+    from django.contrib.auth import get_user_model
+
+    from applications import services
+
     company = CompanyFactory()
     Invitation.objects.create(company=company, email="ceo@example.cn", role="viewer",
                               invited_by=company.created_by)
 
     register(anon)
+    assert not Membership.objects.filter(company=company).exclude(role="owner").exists()
+    services.email_confirm(user=get_user_model().objects.get(username="ceo@example.cn"))
 
     assert Membership.objects.get(company=company, user__username="ceo@example.cn").role == \
         "viewer"

@@ -87,13 +87,16 @@ def test_every_problem_is_reported_at_once():
     assert set(error.fields) == {"email", "password", "preferred_language"}
 
 
-def test_pending_invitations_are_accepted_on_registration():
+def test_pending_invitations_are_accepted_once_the_email_is_confirmed():
     first, second = CompanyFactory(), CompanyFactory()
     Invitation.objects.create(company=first, email="li.wei@example.cn", role="editor",
                               invited_by=first.created_by)
     Invitation.objects.create(company=second, email="li.wei@example.cn", role="viewer",
                               invited_by=second.created_by)
     user = register(email="Li.Wei@Example.cn")
+    # Registering an address proves nothing: no membership before the confirmation.
+    assert not Membership.objects.filter(user=user).exists()
+    services.email_confirm(user=user)
     assert dict(Membership.objects.filter(user=user).values_list("company", "role")) == {
         first.pk: "editor", second.pk: "viewer"}
     assert not Invitation.objects.filter(accepted_at__isnull=True).exists()
