@@ -98,3 +98,19 @@ def test_with_redis_url_celery_uses_the_broker():
 def test_tests_run_celery_tasks_eagerly(settings):
     assert settings.CELERY_TASK_ALWAYS_EAGER is True
     assert settings.CELERY_TASK_EAGER_PROPAGATES is True
+
+
+DRF_SETTINGS_PROBE = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = "
+                      "'qianhai_grants.settings.local'; django.setup(); "
+                      "from rest_framework.settings import api_settings; "
+                      "print(api_settings.DEFAULT_PAGINATION_CLASS.__name__, "
+                      "[p.__name__ for p in api_settings.DEFAULT_PARSER_CLASSES][0])")
+
+
+def test_drf_settings_resolve_before_any_view_is_imported():
+    # `makemigrations` runs DRF's system checks before a URLconf is loaded: the classes the
+    # settings name must import without going through rest_framework.views.
+    result = run(["-c", DRF_SETTINGS_PROBE])
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["Pagination", "JSONBodyParser"]

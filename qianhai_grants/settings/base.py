@@ -154,13 +154,13 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "qianhai_grants.api.JSONBodyParser",
+        "qianhai_grants.drf.JSONBodyParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "qianhai_grants.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "qianhai_grants.drf.Pagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "qianhai_grants.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {

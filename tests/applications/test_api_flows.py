@@ -1,5 +1,7 @@
 """Whole journeys through the API, as an outside client makes them."""
 
+import re
+
 from django.core import mail
 from rest_framework.test import APIClient
 
@@ -125,6 +127,10 @@ def test_a_colleague_invited_before_registering_can_view_but_not_edit(catalogue,
     anon.post("/api/v1/auth/register/", {"email": "colleague@example.cn",
                                          "password": PASSWORD}, format="json")
     colleague = token_client("colleague@example.cn")
+    assert colleague.get("/api/v1/companies/").json()["count"] == 0  # not before confirming
+
+    link = re.search(r"http://testserver(/accounts/confirm/[^/]+/[^/]+/)", mail.outbox[-1].body)
+    assert anon.get(link.group(1)).status_code in (200, 302)
 
     assert colleague.get("/api/v1/companies/").json()["results"][0]["my_role"] == "viewer"
     assert colleague.get(f"/api/v1/applications/{draft['id']}/").json()["next_actions"] == []
