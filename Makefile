@@ -23,6 +23,7 @@ install: $(VENV)/.installed
 run: install
 	$(MANAGE) migrate --noinput
 	$(MANAGE) load_measures
+	$(MANAGE) load_holidays
 	$(MANAGE) setup_roles
 	$(MANAGE) seed_demo
 	@echo "Serving http://127.0.0.1:$(PORT) (tasks run in-process; Ctrl-C stops)"

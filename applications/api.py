@@ -382,7 +382,7 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
     @extend_schema(request=s.Reason, responses=DETAIL)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        """Withdraw before a decision."""
+        """Withdraw, until the award is final (a proposed award given up frees its slot)."""
         application = self.get_object()
         data = _valid(s.Reason, request)
         application = services.application_withdraw(by=request.user, application=application,

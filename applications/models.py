@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from measures.models import MONEY, Measure, MeasureVersion
+from qianhai_grants.history import tracked
 
 
 class Language(models.TextChoices):
@@ -36,6 +37,7 @@ class RegistrationType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
+@tracked()
 class Company(models.Model):
     name = models.CharField(_("legal name (Chinese)"), max_length=200)
     name_en = models.CharField(_("English name"), max_length=200, blank=True)
@@ -71,6 +73,7 @@ class MemberRole(models.TextChoices):
     VIEWER = "viewer", _("Viewer")
 
 
+@tracked()
 class Membership(models.Model):
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
@@ -110,6 +113,7 @@ class Invitation(models.Model):
         return f"{self.email} → {self.company}"
 
 
+@tracked()
 class Call(models.Model):
     """A call for applications to one measure in one funding year."""
 
@@ -180,6 +184,7 @@ class Status(models.TextChoices):
 INACTIVE_STATUSES = (Status.WITHDRAWN, Status.REJECTED, Status.DECLINED)
 
 
+@tracked()
 class Application(models.Model):
     call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="applications",
                              verbose_name=_("call"))
@@ -266,6 +271,7 @@ class StatusEvent(models.Model):
         return f"{self.application_id}: {self.from_status} → {self.to_status}"
 
 
+@tracked()
 class Attachment(models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE,
                                     related_name="attachments")

@@ -14,7 +14,7 @@ from applications.models import (
     Membership,
     Status,
 )
-from qianhai_grants.roles import MANAGEMENT, STAFF
+from qianhai_grants.roles import MANAGEMENT, REVIEWER, STAFF
 
 EDIT_ROLES = (MemberRole.OWNER, MemberRole.EDITOR)
 
@@ -57,19 +57,30 @@ def can_edit_for(user, company) -> bool:
 def applications_visible_to(user) -> QuerySet[Application]:
     """A company member sees its companies' applications; staff and management see every
     application once it has been submitted, never another company's draft, not even one that was
-    withdrawn before it was ever submitted; everyone else (reviewers included: reviews has its own
-    selector for assignments) sees nothing here."""
+    withdrawn before it was ever submitted; a reviewer sees the applications they were given to
+    score (a review assigned or submitted), never one of a company they are affiliated with, nor
+    one they recused themselves from; everyone else sees nothing here."""
+    from reviews.models import Affiliation, Review, ReviewState  # reviews builds on applications
+
     base = Application.objects.select_related("call__measure", "company", "measure_version")
     if not user.is_authenticated or not user.is_active:
         return base.none()
     # A subquery, not a join: no duplicates, so no DISTINCT (which would break locking and
     # aggregation on the result).
     mine = Q(company_id__in=Membership.objects.filter(user=user).values("company_id"))
+    visible = mine
     if reads_everything(user):
         # A draft withdrawn by its company was never submitted (revision 0): still private.
-        submitted = ~Q(status=Status.DRAFT) & ~Q(status=Status.WITHDRAWN, revision=0)
-        return base.filter(mine | submitted)
-    return base.filter(mine)
+        visible |= ~Q(status=Status.DRAFT) & ~Q(status=Status.WITHDRAWN, revision=0)
+    if REVIEWER in user_roles(user):
+        # Conflicts are checked on every read, not only at assignment: an affiliation declared
+        # later hides the application at once, even before the review is recused.
+        given = Review.objects.filter(
+            reviewer=user, state__in=(ReviewState.ASSIGNED, ReviewState.SUBMITTED))
+        affiliated = Affiliation.objects.filter(reviewer__user=user)
+        visible |= Q(pk__in=given.values("application_id")) & ~Q(
+            company__registration_number__in=affiliated.values("registration_number"))
+    return base.filter(visible)
 
 
 def calls_visible() -> QuerySet[Call]:

@@ -10,9 +10,10 @@ COMPANY = "company"
 STAFF = "staff"
 SYSTEM = "system"
 
-# Before a decision the company may withdraw (API.md: `withdrawn`, by the company).
+# The company may withdraw until the award is final (API.md: `withdrawn`, by the company); a
+# proposed award it gives up frees its quota slot for the reserve list.
 _WITHDRAWABLE = (S.DRAFT, S.SUBMITTED, S.RETURNED, S.ACCEPTED, S.IN_REVIEW, S.REVIEWED,
-                 S.RESERVE)
+                 S.RESERVE, S.PROPOSED, S.IN_PUBLICITY)
 
 TRANSITIONS: frozenset[tuple[str, str, str]] = frozenset({
     (S.DRAFT, S.SUBMITTED, COMPANY),

@@ -76,6 +76,9 @@ def render_step(step: dict, labels: dict[str, str] | None = None) -> str:
         return _("This measure is a recognition without a cash award")
     if kind == "not_configured":
         return reason_message("measure_not_configured")
+    if kind == "decided":
+        return _("Amount set at the decision: %(amount)s (computed: %(before)s)") % {
+            "amount": _m(step["amount"]), "before": _m(step["before"])}
     if kind == "ineligible":
         return _("Not eligible: %(reasons)s") % {
             "reasons": "; ".join(reason_message(code) for code in step["reasons"])}

@@ -21,8 +21,8 @@ def roles_ensure() -> dict[str, Group]:
     """Create the role groups if missing. In the admin, staff manage the catalogue and calls and
     read applications (whose admin pages are read-only); management reads only."""
     groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLES}
-    admin_apps = Permission.objects.filter(content_type__app_label__in=("measures",
-                                                                        "applications"))
+    admin_apps = Permission.objects.filter(content_type__app_label__in=(
+        "measures", "applications", "reviews"))
     groups[STAFF].permissions.add(*admin_apps)
     groups[MANAGEMENT].permissions.add(*admin_apps.filter(codename__startswith="view_"))
     return groups
@@ -42,4 +42,16 @@ def demo_accounts_create() -> list[tuple[str, str, str]]:
             user.is_staff = role in (STAFF, MANAGEMENT)  # the admin: staff edit, management read
             user.save()
             user.groups.set([groups[role]])
+            if role == REVIEWER:
+                _demo_reviewer_profile(user)
     return list(DEMO_ACCOUNTS)
+
+
+def _demo_reviewer_profile(user) -> None:
+    """The demo reviewer is in the pool with every pillar as expertise, so auto-assignment in a
+    local demo has someone to assign."""
+    from measures.models import Pillar
+    from reviews.models import ReviewerProfile
+
+    ReviewerProfile.objects.update_or_create(user=user, defaults={
+        "name": "Demo reviewer", "expertise": list(Pillar.values), "active": True})

@@ -9,18 +9,24 @@ from rest_framework.routers import DefaultRouter
 
 from applications import api as applications_api
 from measures.api import MeasureViewSet
+from notices import api as notices_api
 from qianhai_grants.auth_api import TokenView
+from reviews import api as reviews_api
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("measures", MeasureViewSet, basename="api-measure")
 applications_api.register(router)
+reviews_api.register(router)
+notices_api.register(router)
 
 DOCS_CSP = {**settings.SECURE_CSP, "style-src": [CSP.SELF, CSP.UNSAFE_INLINE]}
 
 urlpatterns = [
     path("", include("measures.urls")),
     path("", include("applications.urls")),
+    path("", include("reviews.urls")),
+    path("", include("notices.urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

@@ -105,3 +105,41 @@ DEMO_PROJECT_INPUTS = {
 
 def tiny_pdf() -> bytes:
     return b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def reviewer_user(*, name="评审专家", expertise=("application_demo",), affiliations=(), **kwargs):
+    """A reviewer in the pool (made through the model; the pool's service is tested on its own)."""
+    from qianhai_grants.roles import REVIEWER
+    from reviews.models import Affiliation, ReviewerProfile
+
+    user = UserFactory(roles=[REVIEWER], **kwargs)
+    profile = ReviewerProfile.objects.create(user=user, name=name, expertise=list(expertise))
+    for number in affiliations:
+        Affiliation.objects.create(reviewer=profile, registration_number=number)
+    return user
+
+
+def application_in(status="submitted", *, call=None, company=None, inputs=None, code=None,
+                   subject_key=None):
+    """An application of a call, already in `status` (made through the model, as if it had
+    walked there: submitted once, with the catalogue's current rules and its estimate)."""
+    from django.utils import timezone
+
+    from applications.models import Application
+    from applications.selectors import inputs_quote, subject_key_of
+    from measures.inputs import dump_inputs, parse_inputs
+    from measures.selectors import version_current
+
+    call = call or open_call(code or "demo-project")
+    company = company or CompanyFactory()
+    version = version_current(measure=call.measure)
+    values = parse_inputs(version.fields, DEMO_PROJECT_INPUTS if inputs is None else inputs).values
+    key = subject_key_of(version, values) if subject_key is None else subject_key
+    quote = inputs_quote(version=version, values=values, measure_id=call.measure_id,
+                         company_id=company.pk, subject_key=key)
+    return Application.objects.create(
+        call=call, company=company, measure_version=version, status=status,
+        inputs=dump_inputs(values), subject_key=key, estimate=quote.result.amount,
+        revision=0 if status == "draft" else 1,
+        submitted_at=None if status == "draft" else timezone.now(),
+        created_by=company.created_by)

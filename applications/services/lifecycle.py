@@ -19,6 +19,8 @@ from applications.transitions import COMPANY, STAFF, allowed
 from measures.engine import MISSING_INPUT
 from measures.inputs import dump_inputs, parse_inputs
 from measures.reasons import reason_message
+from notices.events import Event
+from notices.services import SCREENING_EVENTS, notify_status_change
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import localized
 
@@ -113,14 +115,24 @@ def application_submit(*, by, application: Application) -> Application:
             measure_version=version, submitted_at=locked.submitted_at, submitted_by=by,
             attachments=list(locked.attachments.filter(removed_at__isnull=True).values(
                 "id", "kind", "original_name", "sha256")))
-        return application_transition(application=locked, to=Status.SUBMITTED, by=by,
-                                      role=COMPANY)
+        submitted = application_transition(application=locked, to=Status.SUBMITTED, by=by,
+                                           role=COMPANY)
+        notify_status_change(event=Event.SUBMISSION_RECEIVED, application=submitted,
+                             revision=submitted.revision, submitted_at=submitted.submitted_at)
+        return submitted
 
 
 def application_withdraw(*, by, application: Application, reason: str = "") -> Application:
+    """Withdraw until the award is final; a proposed award given up frees its quota slot and its
+    amount on the platform's or model's ledger, in the same transaction."""
+    from reviews.services.decisions import award_release  # reviews builds on applications
+
     _require_editor(by, application.company)
-    return application_transition(application=application, to=Status.WITHDRAWN, by=by,
-                                  role=COMPANY, reason=reason)
+    with transaction.atomic():
+        withdrawn = application_transition(application=application, to=Status.WITHDRAWN, by=by,
+                                           role=COMPANY, reason=reason)
+        award_release(by=by, application=withdrawn, reason=reason)
+    return withdrawn
 
 
 SCREENING_OUTCOMES = (Status.ACCEPTED, Status.RETURNED, Status.REJECTED)
@@ -136,5 +148,8 @@ def application_screen(*, by, application: Application, to: str, reason: str = "
     if to in (Status.RETURNED, Status.REJECTED) and not (
             isinstance(reason, str) and reason.strip()):
         raise _invalid({"reason": [_("Say why, for the company.")]})
-    return application_transition(application=application, to=to, by=by, role=STAFF,
-                                  reason=reason or "", expected_from=(Status.SUBMITTED,))
+    with transaction.atomic():
+        screened = application_transition(application=application, to=to, by=by, role=STAFF,
+                                          reason=reason or "", expected_from=(Status.SUBMITTED,))
+        notify_status_change(event=SCREENING_EVENTS[to], application=screened)
+    return screened

@@ -31,6 +31,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "rules.apps.AutodiscoverRulesConfig",
     "axes",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
     "qianhai_grants.apps.CoreConfig",
     "measures",
     "applications",
@@ -48,6 +51,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Row history by triggers (django-pghistory) records who made each change and where.
+    "qianhai_grants.history.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -199,7 +204,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Pending notices that are due and claims of dead workers go out again (notices.tasks).
+    # A scan still queued when the next one is due is dropped (expires), not piled up.
+    "notices-requeue-stuck": {"task": "notices.tasks.requeue_stuck", "schedule": 60.0,
+                              "options": {"expires": 55}},
+    # Reminders are keyed per call and company, or per review and due date: a run twice in a
+    # day (a beat restart) sends nothing twice.
+    "notices-remind-calls-closing": {"task": "notices.tasks.remind_calls_closing",
+                                     "schedule": 24 * 60 * 60.0},
+    "notices-remind-reviews-overdue": {"task": "notices.tasks.remind_reviews_overdue",
+                                       "schedule": 24 * 60 * 60.0},
+}
 
 # Mail goes through Django's mailers: the console while developing, SMTP (or any provider
 # backend named by EMAIL_BACKEND) in production.

@@ -333,14 +333,16 @@ def test_screening_acts_on_submitted_applications_only(ready, staff, status):
 
 # ---------------------------------------------------------------- withdraw
 
+# A proposed award may still be given up (its quota slot frees for the reserve list); an
+# award made final, or an application already out, may not.
 WITHDRAWABLE = [Status.DRAFT, Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED,
-                Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE]
-DECIDED = [Status.PROPOSED, Status.IN_PUBLICITY, Status.AWARDED, Status.DECLINED,
-           Status.REJECTED, Status.WITHDRAWN]
+                Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE, Status.PROPOSED,
+                Status.IN_PUBLICITY]
+DECIDED = [Status.AWARDED, Status.DECLINED, Status.REJECTED, Status.WITHDRAWN]
 
 
 @pytest.mark.parametrize("status", WITHDRAWABLE)
-def test_withdraw_before_a_decision(owner, ready, status):
+def test_withdraw_until_the_award_is_final(owner, ready, status):
     set_status(ready, status)
     withdrawn = services.application_withdraw(by=owner, application=ready, reason="项目调整")
     assert withdrawn.status == Status.WITHDRAWN
@@ -350,7 +352,7 @@ def test_withdraw_before_a_decision(owner, ready, status):
 
 
 @pytest.mark.parametrize("status", DECIDED)
-def test_no_withdrawal_after_a_decision(owner, ready, status):
+def test_no_withdrawal_once_final_or_out(owner, ready, status):
     set_status(ready, status)
     error = refused(lambda: services.application_withdraw(by=owner, application=ready))
     assert (error.status, error.code) == (409, "invalid_transition")

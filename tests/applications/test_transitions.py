@@ -38,10 +38,10 @@ def test_the_company_only_submits_and_withdraws():
                                                                       Status.WITHDRAWN}
 
 
-def test_withdrawal_is_possible_exactly_before_a_decision():
+def test_withdrawal_is_possible_until_the_award_is_final():
     assert {frm for frm, to, _ in TRANSITIONS if to == Status.WITHDRAWN} == {
         Status.DRAFT, Status.SUBMITTED, Status.RETURNED, Status.ACCEPTED, Status.IN_REVIEW,
-        Status.REVIEWED, Status.RESERVE}
+        Status.REVIEWED, Status.RESERVE, Status.PROPOSED, Status.IN_PUBLICITY}
 
 
 def test_every_status_is_reachable_from_draft():
@@ -102,9 +102,8 @@ SAMPLE_REFUSED = [
     (Status.ACCEPTED, Status.PROPOSED, STAFF),         # no decision without review
     (Status.IN_REVIEW, Status.REVIEWED, COMPANY),
     (Status.REVIEWED, Status.PROPOSED, SYSTEM),
-    (Status.PROPOSED, Status.WITHDRAWN, COMPANY),      # after the decision
-    (Status.IN_PUBLICITY, Status.WITHDRAWN, COMPANY),
-    (Status.AWARDED, Status.WITHDRAWN, COMPANY),
+    (Status.AWARDED, Status.WITHDRAWN, COMPANY),       # the award is final
+    (Status.PROPOSED, Status.WITHDRAWN, STAFF),        # only the company gives up an award
     (Status.AWARDED, Status.REJECTED, STAFF),
     (Status.DECLINED, Status.PROPOSED, STAFF),
     (Status.WITHDRAWN, Status.DRAFT, COMPANY),

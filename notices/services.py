@@ -1,0 +1,341 @@
+"""Every write of the notice outbox: writing notices with the event, delivering them, retries.
+
+Telling people about an event (for the code that makes the event happen)
+-------------------------------------------------------------------------
+Call one of these INSIDE the transaction that makes the change, after the change is written:
+
+    with transaction.atomic():
+        application = application_transition(..., to=Status.PROPOSED, ...)
+        notify_status_change(event=Event.PROPOSED, application=application, amount=award.amount)
+
+The notice rows then commit or roll back with the change (a transactional outbox), and the
+email is handed to Celery only after the commit. Calling twice writes nothing new: each notice
+has a unique key f"{event}:{subject_key}:{recipient_id}:{channel}".
+
+- `notify(*, event, recipients, subject_key, context, url="")`: the general form.
+- `notify_application(*, event, application, discriminator, recipients=None, url=None, **extra)`:
+  about one application; by default to every member of its company, linked to its page.
+- `notify_status_change(*, event, application, recipients=None, url=None, **extra)`: right
+  after `application_transition`: keyed on the StatusEvent just written, with its reason.
+
+Events, who hears them and what their templates (templates/notices/<event>.txt) use; every
+application notice also shows #id, measure, company and status:
+
+    submission_received   company  notify_status_change   revision, submitted_at
+    returned_for_changes  company  notify_status_change   reason (from the status event)
+    accepted / rejected   company  notify_status_change   reason
+    proposed              company  notify_status_change   amount
+    reserve / declined    company  notify_status_change   reason
+    review_assigned       [review.reviewer]  notify_application(discriminator=f"review-{id}",
+                          recipients=[reviewer], url=reverse("office-review", args=[id]),
+                          due_at=review.due_at)
+    review_overdue        the reviewer: sent by the beat scan `review_overdue_remind`
+    publicity_opened      company  notify_application(discriminator=f"publicity-{id}",
+                          amount=, starts_on=, ends_on=)
+    objection_received    staff_people()  notify_application(discriminator=f"objection-{id}",
+                          recipients=staff_people(), url=<office page>, objector=organization)
+    objection_resolved    company  notify_application(discriminator=f"objection-{id}",
+                          upheld=bool, note=)
+    awarded               company  notify_status_change   amount
+    payment_made          company  notify_application(discriminator=f"payment-{id}",
+                          amount=, paid_on=, reference=, paid_total=, award_amount=)
+    call_closing_soon     company  sent by the beat scan `call_closing_remind`
+
+Context values are ids and plain values: Decimal amounts become strings, dates and datetimes ISO
+strings; names ending in `_at` are shown as local date and time, `_on` as dates.
+
+Delivery
+--------
+At-least-once made effectively-once: a worker claims a row with a conditional UPDATE (pending →
+sending), so two workers never send one notice; a worker that dies after the mail left and
+before the row says `sent` leaves it `sending`, and the scan sends it again after
+CLAIM_TIMEOUT. That duplicate carries the same Message-ID (derived from the key), so mail
+systems downstream recognise it. Failures wait 2**attempts minutes (at most an hour) and are
+picked up by the beat scan `notices_requeue_stuck`; after MAX_ATTEMPTS the notice is `failed`
+and staff can retry it (`notice_retry`, the admin action, the API).
+"""
+
+import logging
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.models import Application, Call, Company, Status
+from applications.selectors import is_staff_officer
+from notices import selectors
+from notices.events import Event
+from notices.messages import absolute_url, message_id, notice_key, plain, render_message
+from notices.models import Channel, Notice, State
+from qianhai_grants.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_CAP = timedelta(hours=1)
+# A notice never tried yet is being delivered by its own on_commit hand-off; the scan leaves it
+# alone this long before it assumes the hand-off was lost (broker down, process killed).
+FIRST_DELIVERY_GRACE = timedelta(minutes=2)
+# Longer than Celery's hard time limit (180 s): a claim this old belongs to a dead worker.
+CLAIM_TIMEOUT = timedelta(minutes=10)
+# After the scan enqueues a notice, it waits this long before enqueueing it again, so a queue
+# that is slow to drain does not fill with copies.
+REQUEUE_LEASE = timedelta(minutes=5)
+SCAN_LIMIT = 2000
+SCAN_BATCH = 100
+CLOSING_SOON = timedelta(days=3)
+WORKER_LOST = "The worker stopped while sending this notice (its claim timed out)."
+
+SCREENING_EVENTS = {Status.ACCEPTED: Event.ACCEPTED, Status.RETURNED: Event.RETURNED_FOR_CHANGES,
+                    Status.REJECTED: Event.REJECTED}
+
+
+# ---------------------------------------------------------------- writing notices
+
+def notify(*, event: str, recipients, subject_key: str, context: dict, url: str = ""
+           ) -> list[Notice]:
+    """Write an email and an in-app notice for each recipient, in the caller's transaction.
+
+    `subject_key` names what the event is about, with a discriminator when the same event can
+    happen twice to it (e.g. "application-12:e345"). Inactive users are skipped; a user with no
+    email address gets the in-app notice only. Returns the notices of these keys, whether
+    written now or before. The emails are handed to Celery after the commit; a broker that is
+    down only logs a warning (the beat scan sends them later) and never undoes the caller."""
+    if event not in Event.values:
+        raise ValueError(f"Unknown event {event!r}")
+    if not subject_key or len(subject_key) > 180:
+        raise ValueError("subject_key must be 1 to 180 characters")
+    context = plain(context)
+    link = absolute_url(url)
+    people = {}
+    for user in recipients:
+        if user is not None and user.is_active:
+            people.setdefault(user.pk, user)
+    keys = {}
+    for pk, user in people.items():
+        for channel in ((Channel.EMAIL, Channel.IN_APP) if user.email else (Channel.IN_APP,)):
+            keys[pk, channel] = notice_key(event=event, subject_key=subject_key,
+                                           recipient_id=pk, channel=channel)
+    if not keys:
+        return []
+    existing = set(Notice.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+    now = timezone.now()
+    rows = []
+    for pk, user in people.items():
+        missing = [ch for (who, ch), key in keys.items() if who == pk and key not in existing]
+        if not missing:
+            continue
+        language = selectors.user_language(user)
+        subject, body = render_message(event=event, language=language, context=context, url=link)
+        for channel in missing:
+            in_app = channel == Channel.IN_APP
+            rows.append(Notice(
+                recipient_id=pk, event=event, channel=channel, key=keys[pk, channel],
+                language=language, context=context, url=link, subject=subject, body=body,
+                state=State.SENT if in_app else State.PENDING, created_at=now,
+                sent_at=now if in_app else None, next_attempt_at=None if in_app else now))
+    if rows:
+        # ignore_conflicts: a concurrent transaction writing the same key wins, we skip it.
+        Notice.objects.bulk_create(rows, ignore_conflicts=True)
+    notices = list(Notice.objects.filter(key__in=keys.values()).order_by("pk"))
+    fresh = [n.pk for n in notices
+             if n.channel == Channel.EMAIL and n.state == State.PENDING and n.attempts == 0]
+    if fresh:
+        transaction.on_commit(partial(enqueue_delivery, fresh), robust=True)
+    return notices
+
+
+def application_context(application: Application, **extra) -> dict:
+    """What every notice about an application shows: #id, measure (3 languages), company."""
+    measure = application.call.measure
+    return {"application_id": application.pk, "call_id": application.call_id,
+            "measure_code": measure.code, "measure_names": measure.names,
+            "funding_year": application.call.funding_year,
+            "company_id": application.company_id, "company_name": application.company.name,
+            "company_name_en": application.company.name_en, "status": application.status,
+            **extra}
+
+
+def notify_application(*, event: str, application: Application, discriminator: str,
+                       recipients=None, url: str | None = None, **extra) -> list[Notice]:
+    """`notify` about one application: by default to every member of its company, linked to
+    the application's page; `extra` goes into the context (amount=, reason=, due_at=, ...)."""
+    if recipients is None:
+        recipients = selectors.company_people(application.company)
+    if url is None:
+        url = reverse("application-detail", args=[application.pk])
+    return notify(event=event, recipients=recipients,
+                  subject_key=f"application-{application.pk}:{discriminator}",
+                  context=application_context(application, **extra), url=url)
+
+
+def notify_status_change(*, event: str, application: Application, recipients=None,
+                         url: str | None = None, **extra) -> list[Notice]:
+    """Right after `application_transition`, in its transaction: keyed on the StatusEvent just
+    written (returned twice is two notices), with that event's reason unless given."""
+    status_event = application.events.order_by("-pk").first()
+    discriminator = f"e{status_event.pk}" if status_event else f"s-{application.status}"
+    extra.setdefault("reason", status_event.reason if status_event else "")
+    return notify_application(event=event, application=application, discriminator=discriminator,
+                              recipients=recipients, url=url, **extra)
+
+
+# ---------------------------------------------------------------- delivering
+
+def enqueue_delivery(ids: list[int]) -> bool:
+    """Hand notices to Celery; never raises (a broker that is down is the beat scan's job)."""
+    from notices.tasks import deliver_notices  # tasks call services
+
+    try:
+        deliver_notices.delay([int(pk) for pk in ids])
+    except Exception:
+        logger.warning("Notices %s were not enqueued; the beat scan will send them.", ids,
+                       exc_info=True)
+        return False
+    return True
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(minutes=2 ** attempts), BACKOFF_CAP)
+
+
+def notice_deliver(*, notice_id: int) -> str:
+    """Send one pending email notice; returns its state afterwards ("skipped" when it was not
+    pending: already sent, or another worker holds it)."""
+    claimed_at = timezone.now()
+    claimed = Notice.objects.filter(
+        pk=notice_id, channel=Channel.EMAIL, state=State.PENDING).update(
+        state=State.SENDING, attempts=F("attempts") + 1, claimed_at=claimed_at)
+    if not claimed:
+        return "skipped"
+    notice = Notice.objects.select_related("recipient").get(pk=notice_id)
+    # Our claim (state and time) fences every later write: a claim taken over by the scan and
+    # another worker is not overwritten by this one.
+    mine = Notice.objects.filter(pk=notice.pk, state=State.SENDING, claimed_at=claimed_at)
+    try:
+        address = notice.recipient.email
+        if not address:
+            raise ValueError("The recipient has no email address.")
+        EmailMessage(subject=notice.subject, body=notice.body, to=[address], headers={
+            "Message-ID": message_id(notice.key), "X-Qianhai-Notice": notice.key}).send()
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        if notice.attempts >= MAX_ATTEMPTS:
+            state, next_at = State.FAILED, None
+        else:
+            state, next_at = State.PENDING, timezone.now() + backoff(notice.attempts)
+        mine.update(state=state, next_attempt_at=next_at, last_error=error)
+        logger.warning("Notice %s, attempt %s: %s", notice.pk, notice.attempts, error)
+        return state
+    mine.update(state=State.SENT, sent_at=timezone.now(), next_attempt_at=None)
+    return State.SENT
+
+
+def notices_requeue_stuck(*, now: datetime | None = None) -> int:
+    """The beat scan (every minute): claims of dead workers go back to pending (or failed after
+    the last attempt); pending notices that are due are enqueued again. Returns how many."""
+    now = now or timezone.now()
+    stale = Notice.objects.filter(channel=Channel.EMAIL, state=State.SENDING).filter(
+        Q(claimed_at__lt=now - CLAIM_TIMEOUT) | Q(claimed_at__isnull=True))
+    stale.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=State.FAILED, next_attempt_at=None, last_error=WORKER_LOST)
+    stale.filter(attempts__lt=MAX_ATTEMPTS).update(
+        state=State.PENDING, next_attempt_at=now, last_error=WORKER_LOST)
+    settled = now - FIRST_DELIVERY_GRACE
+    due = ((Q(next_attempt_at__lte=now) & (Q(attempts__gt=0) | Q(created_at__lte=settled)))
+           | Q(next_attempt_at__isnull=True, created_at__lte=settled))
+    ids = list(Notice.objects.filter(channel=Channel.EMAIL, state=State.PENDING).filter(due)
+               .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SCAN_LIMIT])
+    for start in range(0, len(ids), SCAN_BATCH):
+        batch = ids[start:start + SCAN_BATCH]
+        Notice.objects.filter(pk__in=batch, state=State.PENDING).update(
+            next_attempt_at=now + REQUEUE_LEASE)
+        enqueue_delivery(batch)
+    return len(ids)
+
+
+def notice_retry(*, by, notice: Notice) -> Notice:
+    """Staff send a failed (or waiting) email notice again now, with a fresh set of attempts."""
+    if not (is_staff_officer(by) or by.is_superuser):
+        raise DomainError("forbidden", _("Only staff can retry notices."), status=403)
+    with transaction.atomic():
+        updated = Notice.objects.filter(
+            pk=notice.pk, channel=Channel.EMAIL, state__in=(State.FAILED, State.PENDING)).update(
+            state=State.PENDING, attempts=0, next_attempt_at=timezone.now())
+        if not updated:
+            raise DomainError("notice_not_retryable", _(
+                "Only an email notice that failed or is waiting can be retried."), status=409)
+        transaction.on_commit(partial(enqueue_delivery, [notice.pk]), robust=True)
+    notice.refresh_from_db()
+    return notice
+
+
+# ---------------------------------------------------------------- the notification centre
+
+def notice_mark_read(*, user, notice_id: int) -> Notice:
+    """Mark one of the user's own in-app notices read (another's is not found)."""
+    notice = selectors.notifications_of(user).filter(pk=notice_id).first()
+    if notice is None:
+        raise DomainError("not_found", _("Not found."), status=404)
+    if notice.read_at is None:
+        now = timezone.now()
+        Notice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=now)
+        notice.read_at = now
+    return notice
+
+
+def notices_mark_all_read(*, user) -> int:
+    return selectors.notifications_of(user).filter(read_at__isnull=True).update(
+        read_at=timezone.now())
+
+
+# ---------------------------------------------------------------- reminders (beat scans)
+
+def call_closing_remind(*, now: datetime | None = None) -> int:
+    """Companies holding drafts of a call that closes within CLOSING_SOON hear it once per call
+    (the key); returns how many (call, company) pairs were considered."""
+    now = now or timezone.now()
+    drafts = Application.objects.filter(
+        status=Status.DRAFT, call__opens_at__lte=now, call__closes_at__gt=now,
+        call__closes_at__lte=now + CLOSING_SOON)
+    counts: dict[tuple[int, int], int] = {}
+    for call_id, company_id in drafts.values_list("call_id", "company_id"):
+        counts[call_id, company_id] = counts.get((call_id, company_id), 0) + 1
+    calls = Call.objects.select_related("measure").in_bulk({c for c, _ in counts})
+    companies = Company.objects.in_bulk({c for _, c in counts})
+    for (call_id, company_id), count in sorted(counts.items()):
+        call, company = calls[call_id], companies[company_id]
+        with transaction.atomic():
+            notify(event=Event.CALL_CLOSING_SOON, recipients=selectors.company_people(company),
+                   subject_key=f"call-{call_id}:company-{company_id}",
+                   url=reverse("applications-dashboard"), context={
+                       "call_id": call_id, "measure_code": call.measure.code,
+                       "measure_names": call.measure.names, "funding_year": call.funding_year,
+                       "closes_at": call.closes_at, "company_id": company_id,
+                       "company_name": company.name, "company_name_en": company.name_en,
+                       "drafts": count})
+    return len(counts)
+
+
+def review_overdue_remind(*, now: datetime | None = None) -> int:
+    """Reviewers whose assigned review is past due hear it once per review and due date."""
+    from reviews.models import Review, ReviewState  # reviews builds on applications
+
+    now = now or timezone.now()
+    overdue = Review.objects.filter(state=ReviewState.ASSIGNED, due_at__lt=now).select_related(
+        "reviewer__profile", "application__call__measure", "application__company")
+    count = 0
+    for review in overdue.order_by("pk"):
+        with transaction.atomic():
+            notify_application(
+                event=Event.REVIEW_OVERDUE, application=review.application,
+                discriminator=f"review-{review.pk}:due-{review.due_at:%Y%m%d%H%M}",
+                recipients=[review.reviewer], url=reverse("office-review", args=[review.pk]),
+                due_at=review.due_at)
+        count += 1
+    return count

@@ -1,0 +1,8 @@
+"""The back office's REST API (API.md). Each module adds its viewsets to the site's router."""
+
+
+def register(router) -> None:
+    from reviews.api import decisions, reviewing
+
+    reviewing.register(router)
+    decisions.register(router)

@@ -1,0 +1,1 @@
+"""The back office's pages (server-rendered, enhanced with htmx) and the public 公示 pages."""
