@@ -36,6 +36,7 @@ TRANSITIONS: frozenset[tuple[str, str, str]] = frozenset({
     # public notice (公示) and its outcome
     (S.PROPOSED, S.IN_PUBLICITY, STAFF),
     (S.IN_PUBLICITY, S.AWARDED, STAFF),
+    (S.IN_PUBLICITY, S.AWARDED, SYSTEM),  # the beat scan, when the period ended unopposed
     (S.IN_PUBLICITY, S.REJECTED, STAFF),
     *((status, S.WITHDRAWN, COMPANY) for status in _WITHDRAWABLE),
 })

@@ -44,7 +44,29 @@ def demo_accounts_create() -> list[tuple[str, str, str]]:
             user.groups.set([groups[role]])
             if role == REVIEWER:
                 _demo_reviewer_profile(user)
+        _demo_calls(user_model.objects.get(username=DEMO_ACCOUNTS[2][1]))
     return list(DEMO_ACCOUNTS)
+
+
+DEMO_CALL_MEASURES = ("compute-platform", "core-algorithm", "industry-llm", "demo-project")
+
+
+def _demo_calls(staff) -> None:
+    """Open calls for the measures with money in the source, this funding year, so a local demo
+    has something to apply to (skipped for a measure that already has a call this year)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from applications.models import Call
+    from applications.services import call_open
+    from measures.models import Measure
+
+    now = timezone.now()
+    for measure in Measure.objects.filter(code__in=DEMO_CALL_MEASURES):
+        if not Call.objects.filter(measure=measure, funding_year=now.year).exists():
+            call_open(by=staff, measure=measure, funding_year=now.year,
+                      opens_at=now - timedelta(days=1), closes_at=now + timedelta(days=60))
 
 
 def _demo_reviewer_profile(user) -> None:

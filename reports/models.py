@@ -1,1 +1,1 @@
-"""Models of this app arrive with its issue (see README, "Roadmap")."""
+"""Management reports (dashboards and exports) read the other apps; models arrive with them."""

@@ -215,6 +215,9 @@ CELERY_BEAT_SCHEDULE: dict = {
                                      "schedule": 24 * 60 * 60.0},
     "notices-remind-reviews-overdue": {"task": "notices.tasks.remind_reviews_overdue",
                                        "schedule": 24 * 60 * 60.0},
+    # 公示 periods that ended with no objection open become awards (reviews.tasks).
+    "reviews-close-publicity": {"task": "reviews.tasks.close_publicity_periods",
+                                "schedule": 15 * 60.0, "options": {"expires": 14 * 60}},
 }
 
 # Mail goes through Django's mailers: the console while developing, SMTP (or any provider
@@ -224,6 +227,8 @@ MAILERS = {
         "BACKEND": env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"),
     }
 }
+# The site's address, for links in emails sent by background jobs (no request to build them).
+SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="no-reply@grants.qianhai.example")
 
 # Login throttling (django-axes): five failures lock the username and address for an hour.

@@ -343,7 +343,8 @@ class ReviewViewSet(OfficeViewSet):
     def list(self, request):
         """Your reviews, the soonest due first, each with the call's criteria and, once
         submitted, your own scores; `?state=` assigned, submitted or recused, `?call=`,
-        `?application=`."""
+        `?application=`. Reviewers only: staff and management (403 here) read an
+        application's reviews at `applications/{id}/assignments/`."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(
             rs.ReviewRow(page, many=True, context=self._context(page)).data)

@@ -113,16 +113,37 @@ class CriterionSpec(serializers.Serializer):
     max_score = serializers.IntegerField(min_value=1, max_value=100)
 
 
+def _storable(value) -> bool:
+    """No string anywhere in a JSON value holds a NUL or a lone surrogate (as DRF's text fields
+    refuse them)."""
+    if isinstance(value, str):
+        return "\x00" not in value and not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    return True
+
+
 @extend_schema_field(CriterionSpec(many=True))
 class CriteriaField(serializers.Field):
     """A list of criteria: only its shape here; `scorecard_set` checks each one and names what
     is wrong as `criteria.<index>.<field>`."""
 
-    default_error_messages = {"invalid": _("Give a list of criteria.")}
+    default_error_messages = {
+        "invalid": _("Give a list of criteria."),
+        "characters": _("Text may not contain NUL or surrogate characters."),
+    }
 
     def to_internal_value(self, data):
         if not isinstance(data, list) or len(data) > MAX_CRITERIA:
             self.fail("invalid")
+        try:
+            storable = _storable(data)
+        except RecursionError:  # nested deeper than any criterion is
+            self.fail("invalid")
+        if not storable:  # the criteria are kept as JSON, which PostgreSQL refuses then
+            self.fail("characters")
         return data
 
     def to_representation(self, value):

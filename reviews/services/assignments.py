@@ -16,12 +16,15 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Status
 from applications.services import application_transition
 from applications.transitions import STAFF, SYSTEM
+from notices.events import Event
+from notices.services import notify_application
 from qianhai_grants.errors import DomainError
 from reviews import selectors
 from reviews.models import Review, ReviewerProfile, ReviewState
@@ -83,6 +86,9 @@ def _place(*, application: Application, reviewer, by, due_at=None, data=None) ->
         application.status = moved.status
     audit(action="review_assigned", by=by, application=application, data={
         "review": review.pk, "reviewer": reviewer.pk, "automatic": False, **(data or {})})
+    notify_application(event=Event.REVIEW_ASSIGNED, application=application,
+                       discriminator=f"review-{review.pk}", recipients=[reviewer],
+                       url=reverse("office-review", args=[review.pk]), due_at=review.due_at)
     return review
 
 

@@ -33,6 +33,8 @@ from measures.engine import (
 )
 from measures.inputs import parse_inputs
 from measures.reasons import reason_message
+from notices.events import Event
+from notices.services import notify_status_change
 from qianhai_grants.errors import DomainError
 from qianhai_grants.money import ZERO, parse_money, round_money
 from reviews import selectors
@@ -230,8 +232,10 @@ def _approve(*, by, application, amount=None, reason="", role=STAFF) -> Applicat
         locked.save(update_fields=["amount", "updated_at"])
         audit(action="approved", by=by, application=locked, reason=reason, data={
             "amount": f"{final:f}", "award": award.pk, "version": version.number})
-        return application_transition(application=locked, to=Status.PROPOSED, by=by, role=role,
-                                       reason=reason)
+        proposed = application_transition(application=locked, to=Status.PROPOSED, by=by,
+                                          role=role, reason=reason)
+        notify_status_change(event=Event.PROPOSED, application=proposed, amount=final)
+        return proposed
 
 
 def application_decline(*, by, application: Application, reason: str) -> Application:
@@ -243,14 +247,19 @@ def application_decline(*, by, application: Application, reason: str) -> Applica
         updated = application_transition(application=application, to=Status.DECLINED, by=by,
                                          role=STAFF, reason=reason, expected_from=DECIDABLE)
         audit(action="declined", by=by, application=updated, reason=reason)
+        notify_status_change(event=Event.DECLINED, application=updated)
     return updated
 
 
 def application_reserve(*, by, application: Application, reason: str = "") -> Application:
     """Ranked but not (yet) funded: waits on the reserve list for a slot that frees up."""
     require_staff(by)
-    return application_transition(application=application, to=Status.RESERVE, by=by,
-                                  role=STAFF, reason=reason, expected_from=(Status.REVIEWED,))
+    with transaction.atomic():
+        reserved = application_transition(application=application, to=Status.RESERVE, by=by,
+                                          role=STAFF, reason=reason,
+                                          expected_from=(Status.REVIEWED,))
+        notify_status_change(event=Event.RESERVE, application=reserved)
+    return reserved
 
 
 def call_rank_and_fill(*, by, call, count: int | None = None, reserve: int | None = None

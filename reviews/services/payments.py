@@ -8,6 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Status
+from notices.events import Event
+from notices.services import notify_application
 from qianhai_grants.errors import DomainError
 from qianhai_grants.money import parse_money
 from reviews.models import Award, Payment
@@ -60,6 +62,10 @@ def payment_record(*, by, award: Award, amount, paid_on, reference) -> Payment:
             raise DomainError("duplicate_payment", _(
                 "A payment with this reference is already recorded."), status=409) from None
         Award.objects.filter(pk=locked.pk).update(paid=F("paid") + value)
+        notify_application(event=Event.PAYMENT_MADE, application=locked.application,
+                           discriminator=f"payment-{payment.pk}", amount=value, paid_on=day,
+                           reference=payment.reference, paid_total=locked.paid + value,
+                           award_amount=locked.amount)
         audit(action="payment_recorded", by=by, application=locked.application, data={
             "award": locked.pk, "payment": payment.pk, "amount": f"{value:f}",
             "paid_on": day.isoformat(), "reference": payment.reference})

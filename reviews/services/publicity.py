@@ -4,12 +4,16 @@ them, and finalize the awards when the period has ended with no objection open."
 import datetime
 
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Status
 from applications.services import application_transition
-from applications.transitions import STAFF
+from applications.transitions import STAFF, SYSTEM
+from notices.events import Event
+from notices.selectors import staff_people
+from notices.services import notify_application, notify_status_change
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import localized
 from reviews.models import Award, Objection, ObjectionState, Publicity, PublicityEntry
@@ -81,9 +85,13 @@ def publicity_open(*, by, call, working_days=DEFAULT_WORKING_DAYS) -> Publicity:
             project=_project_of(application), amount=application.amount or 0)
             for application in proposed)
         for application in proposed:
-            application_transition(application=application, to=Status.IN_PUBLICITY, by=by,
-                                   role=STAFF, reason=_("Public notice until %(date)s.") % {
-                                       "date": ends_on.isoformat()})
+            published = application_transition(
+                application=application, to=Status.IN_PUBLICITY, by=by, role=STAFF,
+                reason=_("Public notice until %(date)s.") % {"date": ends_on.isoformat()})
+            notify_application(event=Event.PUBLICITY_OPENED, application=published,
+                               discriminator=f"publicity-{publicity.pk}",
+                               url=reverse("publicity-detail", args=[publicity.pk]),
+                               amount=application.amount, starts_on=starts_on, ends_on=ends_on)
         audit(action="publicity_opened", by=by, call=call, data={
             "publicity": publicity.pk, "working_days": working_days,
             "starts_on": starts_on.isoformat(), "ends_on": ends_on.isoformat(),
@@ -119,6 +127,11 @@ def objection_file(*, publicity: Publicity, application, name, organization, con
                                              created_at=timezone.now(), **values)
         audit(action="objection_filed", application=objection.application,
               data={"objection": objection.pk, "organization": values["organization"]})
+        notify_application(event=Event.OBJECTION_RECEIVED, application=objection.application,
+                           discriminator=f"objection-{objection.pk}",
+                           recipients=staff_people(),
+                           url=reverse("office-publicity", args=[locked.pk]),
+                           objector=values["organization"])
     return objection
 
 
@@ -149,42 +162,77 @@ def objection_resolve(*, by, objection: Objection, upheld, note) -> Objection:
             award_release(by=by, application=rejected, reason=note.strip())
         audit(action="objection_resolved", by=by, application=locked.application,
               reason=note.strip(), data={"objection": locked.pk, "upheld": upheld})
+        application = Application.objects.select_related("call__measure", "company").get(
+            pk=locked.application_id)
+        notify_application(event=Event.OBJECTION_RESOLVED, application=application,
+                           discriminator=f"objection-{locked.pk}", upheld=upheld,
+                           note=note.strip())
     return locked
 
 
+def _finalize(publicity: Publicity, *, by, role: str) -> list[Application]:
+    """`in_publicity` → `awarded` for a (locked) notice whose period has ended with every
+    objection resolved."""
+    now = timezone.now()
+    awarded = []
+    for application in Application.objects.select_for_update().filter(
+            publicity_entries__publicity=publicity, status=Status.IN_PUBLICITY).order_by("pk"):
+        final = application_transition(application=application, to=Status.AWARDED, by=by,
+                                       role=role)
+        notify_status_change(event=Event.AWARDED, application=final, amount=final.amount)
+        awarded.append(final)
+    Award.objects.filter(application__in=awarded, released_at__isnull=True).update(
+        awarded_at=now)
+    publicity.finalized_by, publicity.finalized_at = by, now
+    publicity.save(update_fields=["finalized_by", "finalized_at"])
+    audit(action="publicity_finalized", by=by, call=publicity.call, data={
+        "publicity": publicity.pk, "awarded": [a.pk for a in awarded], "role": role})
+    return awarded
+
+
 def publicity_finalize(*, by, call) -> list[Application]:
-    """After the notice has ended with every objection resolved: `in_publicity` → `awarded`.
+    """After the notice has ended with every objection resolved: `in_publicity` → `awarded`,
+    for every notice of the call that has ended.
 
     The decided amounts stay those of the decision (each `Award` keeps its rules, inputs and
     trace); the platform's or model's ledger already holds them."""
     require_staff(by)
     with transaction.atomic():
-        publicity = Publicity.objects.select_for_update().filter(
-            call=call, finalized_at__isnull=True).order_by("-opened_at", "-pk").first()
-        if publicity is None:
+        pending = list(Publicity.objects.select_for_update().filter(
+            call=call, finalized_at__isnull=True).order_by("opened_at", "pk"))
+        if not pending:
             raise DomainError("no_publicity", _("The call has no public notice to finalize."),
                               status=409)
-        if timezone.now() < publicity_ends_at(publicity):
+        now = timezone.now()
+        ended = [p for p in pending if now >= publicity_ends_at(p)]
+        if not ended:
             raise DomainError("publicity_not_ended", _(
                 "The public notice runs until %(date)s.") % {
-                "date": publicity.ends_on.isoformat()}, status=409)
-        if publicity.objections.filter(state=ObjectionState.OPEN).exists():
+                "date": pending[0].ends_on.isoformat()}, status=409)
+        if Objection.objects.filter(publicity__in=ended, state=ObjectionState.OPEN).exists():
             raise DomainError("objections_open", _(
                 "Resolve every objection before finalizing."), status=409)
-        now = timezone.now()
         awarded = []
-        for application in Application.objects.select_for_update().filter(
-                publicity_entries__publicity=publicity, status=Status.IN_PUBLICITY
-        ).order_by("pk"):
-            awarded.append(application_transition(application=application, to=Status.AWARDED,
-                                                  by=by, role=STAFF))
-        Award.objects.filter(application__in=awarded, released_at__isnull=True).update(
-            awarded_at=now)
-        publicity.finalized_by, publicity.finalized_at = by, now
-        publicity.save(update_fields=["finalized_by", "finalized_at"])
-        audit(action="publicity_finalized", by=by, call=call, data={
-            "publicity": publicity.pk, "awarded": [a.pk for a in awarded]})
+        for publicity in ended:
+            awarded += _finalize(publicity, by=by, role=STAFF)
     return awarded
+
+
+def publicity_close_due() -> int:
+    """The beat scan: finalize every notice whose period has ended with no objection open (one
+    with an objection still open waits for staff). Each notice in its own transaction; running
+    it twice changes nothing. Returns how many notices it finalized."""
+    closed = 0
+    for pk in Publicity.objects.filter(finalized_at__isnull=True).values_list("pk", flat=True):
+        with transaction.atomic():
+            publicity = Publicity.objects.select_for_update().select_related("call").get(pk=pk)
+            if publicity.finalized_at is not None or timezone.now() < publicity_ends_at(
+                    publicity) or publicity.objections.filter(
+                    state=ObjectionState.OPEN).exists():
+                continue
+            _finalize(publicity, by=None, role=SYSTEM)
+            closed += 1
+    return closed
 
 
 def publicity_title(publicity: Publicity) -> str:

@@ -201,6 +201,7 @@ def test_the_beat_schedule_runs_the_scans(settings):
         tasks_scheduled)
     from qianhai_grants.celery import app
 
+    app.loader.import_default_modules()  # what a worker does at start: every app's tasks.py
     for name in tasks_scheduled:
         assert name in app.tasks
 

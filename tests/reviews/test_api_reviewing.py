@@ -53,8 +53,7 @@ def conflicted_reviewer(application, staff, name="乙评审"):
     return user, review
 
 
-@pytest.fixture
-def scene(demo_call, staff):
+def make_scene(demo_call, staff) -> SimpleNamespace:
     """An application in review with an assigned reviewer and a conflicted one, and everyone
     else who may ask about it."""
     application = application_in("accepted", call=demo_call)
@@ -66,6 +65,11 @@ def scene(demo_call, staff):
               "staff": staff, "management": UserFactory(roles=[MANAGEMENT])}
     return SimpleNamespace(application=application, call=demo_call, review=review,
                            conflicted_review=conflicted_review, people=people)
+
+
+@pytest.fixture
+def scene(demo_call, staff):
+    return make_scene(demo_call, staff)
 
 
 def matrix(**overrides):
@@ -452,6 +456,7 @@ def test_the_scorecard_is_frozen_once_a_review_is_submitted(scene, staff):
     ([{**NEW_CRITERIA[0], "labels": {"en": "Quality"}}], "criteria.0.labels"),
     ([NEW_CRITERIA[0], NEW_CRITERIA[0]], "criteria.1.code"),
     (["quality"], "criteria.0"),
+    ([{**NEW_CRITERIA[0], "labels": {**NEW_CRITERIA[0]["labels"], "en": "Q\x00"}}], "criteria"),
 ])
 def test_bad_criteria_are_a_400_naming_the_criterion(scene, staff, criteria, field):
     body = assert_error(put(staff, f"/api/v1/calls/{scene.call.pk}/scorecard/",

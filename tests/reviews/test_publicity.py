@@ -176,3 +176,23 @@ def test_an_application_outside_the_notice_cannot_be_objected_to(proposed, demo_
     error = refused(lambda: publicity.objection_file(publicity=notice, application=stranger.pk,
                                                      **SIGNED))
     assert list(error.fields) == ["application"]
+
+
+def test_the_beat_scan_closes_ended_notices_without_open_objections(proposed, demo_call, staff,
+                                                                     holidays):
+    from reviews.tasks import close_publicity_periods
+
+    notice = open_notice(demo_call, staff, at(2026, 11, 2))
+    with mock.patch("django.utils.timezone.now", return_value=at(2026, 11, 6, 20)):
+        objection = publicity.objection_file(publicity=notice, application=proposed[0].pk,
+                                             **SIGNED)
+        assert close_publicity_periods.delay().get() == 0  # not ended yet
+    with mock.patch("django.utils.timezone.now", return_value=at(2026, 11, 7, 1)):
+        assert close_publicity_periods.delay().get() == 0  # an objection is open
+        publicity.objection_resolve(by=staff, objection=objection, upheld=False, note="不属实")
+        assert close_publicity_periods.delay().get() == 1
+        assert close_publicity_periods.delay().get() == 0  # twice changes nothing
+
+    assert {Application.objects.get(pk=a.pk).status for a in proposed} == {Status.AWARDED}
+    notice.refresh_from_db()
+    assert notice.finalized_by is None and notice.finalized_at is not None
