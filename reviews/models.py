@@ -422,3 +422,102 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class BatchState(models.TextChoices):
+    PENDING = "pending", _("Waiting to start")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+@tracked()
+class AwardBatch(models.Model):
+    """One recomputation of the provisional amounts of a call's undecided applications, after a
+    catalogue edit or before a decision meeting (reviews/services/batches.py).
+
+    Run in chunks of `chunk_size` applications in id order; `last_application_id` is where the
+    next chunk starts, so a batch whose worker died resumes where it stopped."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="award_batches",
+                             verbose_name=_("call"))
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="+",
+                                     verbose_name=_("requested by"))
+    state = models.CharField(_("state"), max_length=16, choices=BatchState.choices,
+                             default=BatchState.PENDING)
+    total = models.PositiveIntegerField(_("applications"), default=0)
+    processed = models.PositiveIntegerField(_("processed"), default=0)
+    changed = models.PositiveIntegerField(_("changed"), default=0)
+    last_application_id = models.BigIntegerField(default=0)
+    chunk_size = models.PositiveIntegerField(_("chunk size"), default=500)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = _("award batch")
+        verbose_name_plural = _("award batches")
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=BatchState.values),
+                                   name="award_batch_state_valid"),
+            models.CheckConstraint(condition=Q(processed__lte=F("total")),
+                                   name="award_batch_processed_within_total"),
+            models.CheckConstraint(condition=Q(changed__lte=F("processed")),
+                                   name="award_batch_changed_within_processed"),
+            models.CheckConstraint(condition=Q(chunk_size__gte=1),
+                                   name="award_batch_chunk_size_positive"),
+            # One batch of a call at a time: two would compute the same rows twice.
+            models.UniqueConstraint(
+                fields=["call"], condition=Q(state__in=[BatchState.PENDING, BatchState.RUNNING]),
+                name="award_batch_one_active_per_call"),
+        ]
+
+    def __str__(self):
+        return f"{self.call} · {self.processed}/{self.total} {self.state}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (BatchState.PENDING, BatchState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        """How far the batch is, 0 to 100 (a finished batch is 100, even over no application)."""
+        if self.state == BatchState.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(100, self.processed * 100 // self.total)
+
+
+@tracked()
+class ProvisionalAmount(models.Model):
+    """What an undecided application would be awarded under the rules in force, with the
+    engine's trace: recomputed by award batches, shown before a decision. Not a decision: an
+    approval computes the final amount afresh under the quota and ledger locks (`Award`)."""
+
+    application = models.OneToOneField(Application, on_delete=models.CASCADE,
+                                       related_name="provisional")
+    measure_version = models.ForeignKey(MeasureVersion, on_delete=models.PROTECT,
+                                        related_name="+", verbose_name=_("rules version"))
+    eligible = models.BooleanField(_("eligible"))
+    amount = models.DecimalField(_("provisional amount"), **MONEY)
+    capped_by = models.CharField(_("limited by"), max_length=32, blank=True)
+    reasons = models.JSONField(_("reasons"), default=list, blank=True)
+    trace = models.JSONField(_("calculation"), default=list, blank=True)
+    batch = models.ForeignKey(AwardBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="amounts")
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("provisional amount")
+        verbose_name_plural = _("provisional amounts")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0),
+                                   name="provisional_amount_nonnegative"),
+        ]
+
+    def __str__(self):
+        return f"{self.application_id}: {self.amount}"

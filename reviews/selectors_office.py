@@ -61,8 +61,9 @@ def project_of(application: Application) -> str:
 
 def application_audit(application: Application) -> list[dict]:
     """An application's whole history in time order: its status changes and what the back
-    office's services did to it (assignments, scores, decisions, objections, payments). Two
-    queries whatever its length."""
+    office's services did to it (assignments, scores, decisions, objections, payments), and the
+    row history the database recorded (django-pghistory, PostgreSQL only), in which even a bulk
+    update made outside the services shows. A fixed number of queries whatever its length."""
     rows = [{"at": e.at, "by": e.by.email if e.by_id else None, "kind": "status",
              "from": e.from_status, "to": e.to_status, "data": {}, "reason": e.reason,
              "_order": (0, e.pk)}
@@ -71,8 +72,47 @@ def application_audit(application: Application) -> list[dict]:
               "from": None, "to": None, "data": e.data, "reason": e.reason,
               "_order": (1, e.pk)}
              for e in AuditEntry.objects.filter(application=application).select_related("by")]
+    rows += application_row_history(application)
     # Rows of the same instant (one service call) keep a stable order: status changes first.
     rows.sort(key=lambda r: (r["at"], r["_order"]))
     for row in rows:
         del row["_order"]
     return rows
+
+
+# What the row history shows of an application (the rest is bookkeeping).
+ROW_FIELDS = ("status", "inputs", "subject_key", "estimate", "amount", "revision",
+              "submitted_at", "measure_version_id")
+
+
+def application_row_history(application: Application) -> list[dict]:
+    """The application's row snapshots written by database triggers, as changes between
+    consecutive snapshots: `{kind: "row_insert" | "row_update" | "row_delete", data: {"changes":
+    {field: [before, after]}}, by}` (by: the user the request was made by, when there was one)."""
+    from django.apps import apps
+    from django.contrib.auth import get_user_model
+
+    events = apps.get_model("applications", "ApplicationEvent").objects.filter(
+        pgh_obj_id=application.pk).select_related("pgh_context").order_by("pgh_id")
+    snapshots = list(events)
+    user_ids = {e.pgh_context.metadata.get("user") for e in snapshots if e.pgh_context_id}
+    emails = dict(get_user_model().objects.filter(pk__in=[u for u in user_ids if u])
+                  .values_list("pk", "email")) if any(user_ids) else {}
+    rows, before = [], None
+    for event in snapshots:
+        after = {name: _plain(getattr(event, name)) for name in ROW_FIELDS}
+        changes = {name: [before.get(name) if before else None, value]
+                   for name, value in after.items() if before is None or before[name] != value}
+        user = event.pgh_context.metadata.get("user") if event.pgh_context_id else None
+        rows.append({"at": event.pgh_created_at, "by": emails.get(user),
+                     "kind": f"row_{event.pgh_label}", "from": None, "to": None,
+                     "data": {"changes": changes}, "reason": "", "_order": (2, event.pgh_id)})
+        before = after
+    return rows
+
+
+def _plain(value):
+    """A snapshot value as JSON shows it."""
+    if value is None or isinstance(value, (str, int, bool, list, dict)):
+        return value
+    return str(value)

@@ -1,7 +1,9 @@
 """Back-office jobs: thin, idempotent, ids in (DESIGN rule 7)."""
 
 from celery import shared_task
+from django.db import OperationalError
 
+from reviews.services.batches import award_batch_fail, award_batch_run, award_batch_run_chunk
 from reviews.services.publicity import publicity_close_due
 
 
@@ -9,3 +11,30 @@ from reviews.services.publicity import publicity_close_due
 def close_publicity_periods() -> int:
     """Finalize the 公示 periods that ended with no objection open (periodic, from beat)."""
     return publicity_close_due()
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)
+def run_award_batch(self, batch_id: int) -> None:
+    """One chunk of an award batch, then the next chunk as a new task while more remain.
+
+    Each message does one chunk's work, so no task outlives the time limits however large the
+    call, and a worker killed mid-chunk loses nothing: the message is delivered again (acks
+    late) and the chunk's transaction was never committed, so the batch goes on from its
+    `last_application_id`. A chunk run twice writes nothing the second time. A lost database
+    connection is retried with backoff; after the last retry the batch is marked failed, so
+    another may start."""
+    try:
+        more = award_batch_run_chunk(batch_id=batch_id)
+    except OperationalError as exc:
+        if self.request.retries >= self.max_retries:
+            award_batch_fail(batch_id=batch_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
+    if not more:
+        return
+    if self.request.is_eager:
+        # In-process (the embedded default, no broker): queueing the next chunk would run it
+        # inside this one, one level deeper per chunk; run the rest here instead.
+        award_batch_run(batch_id=batch_id)
+        return
+    run_award_batch.delay(batch_id)

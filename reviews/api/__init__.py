@@ -2,7 +2,8 @@
 
 
 def register(router) -> None:
-    from reviews.api import decisions, reviewing
+    from reviews.api import batches, decisions, reviewing
 
     reviewing.register(router)
     decisions.register(router)
+    batches.register(router)

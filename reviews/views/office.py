@@ -19,7 +19,7 @@ from applications.services import application_screen
 from qianhai_grants.errors import DomainError
 from reviews.forms import ApplicationFilter
 from reviews.models import Award, ObjectionState, Publicity, Review, ReviewState
-from reviews.views import office_application, office_calls
+from reviews.views import office_application, office_batches, office_calls
 from reviews.views.office_common import (
     can_act,
     office_action,
@@ -137,4 +137,5 @@ urlpatterns = [
     path("office/applications/accept/", applications_accept, name="office-applications-accept"),
     *office_application.urlpatterns,
     *office_calls.urlpatterns,
+    *office_batches.urlpatterns,
 ]

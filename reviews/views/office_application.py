@@ -32,6 +32,7 @@ from reviews.forms import (
 )
 from reviews.models import AuditEntry, Award, Scorecard
 from reviews.screening import screening_checklist
+from reviews.selectors_office import application_row_history
 from reviews.services.assignments import ASSIGNABLE, review_assign
 from reviews.services.decisions import (
     DECIDABLE,
@@ -78,6 +79,11 @@ def _documents(application) -> list[dict]:
             .order_by("kind", "uploaded_at")]
 
 
+ROW_LABELS = {"row_insert": gettext_lazy("Record created"),
+              "row_update": gettext_lazy("Record changed"),
+              "row_delete": gettext_lazy("Record deleted")}
+
+
 def _who(user) -> str:
     if user is None:
         return _("the system")
@@ -85,14 +91,19 @@ def _who(user) -> str:
 
 
 def _history(application) -> list[dict]:
-    """Status changes and what the services did, merged by time."""
+    """Status changes, what the services did and the row history the database recorded
+    (PostgreSQL triggers: even a bulk update outside the services shows), merged by time."""
     events = [{"at": e.at, "who": _who(e.by), "event": e, "reason": e.reason}
               for e in StatusEvent.objects.filter(application=application).select_related("by")]
     audit = [{"at": a.at, "who": _who(a.by), "label": AUDIT_LABELS.get(a.action, a.action),
               "reason": a.reason, "amount": a.data.get("amount") if a.action in (
                   "approved", "payment_recorded", "award_released") else None}
              for a in AuditEntry.objects.filter(application=application).select_related("by")]
-    return sorted(chain(events, audit), key=lambda item: item["at"])
+    rows = [{"at": r["at"], "who": r["by"] or _("the database"),
+             "label": ROW_LABELS.get(r["kind"], r["kind"]), "reason": "",
+             "changes": ", ".join(sorted(r["data"]["changes"])), "amount": None}
+            for r in application_row_history(application)]
+    return sorted(chain(events, audit, rows), key=lambda item: item["at"])
 
 
 def _award(application):

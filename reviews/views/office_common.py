@@ -17,12 +17,15 @@ from qianhai_grants.roles import can_read_everything, is_reviewer, is_staff_offi
 
 # What the audit trail's actions mean, for the history of an application or a call.
 AUDIT_LABELS = {
+    "affiliation_declared": _("Affiliation declared"),
     "approved": _("Approved for an award"),
     "declined": _("Not selected"),
     "review_assigned": _("Reviewer assigned"),
     "review_recused": _("Reviewer recused"),
     "review_submitted": _("Review submitted"),
     "auto_assigned": _("Reviewers assigned automatically"),
+    "award_batch_done": _("Award batch finished"),
+    "award_batch_started": _("Award batch started"),
     "award_released": _("Award released"),
     "objection_filed": _("Objection filed"),
     "objection_resolved": _("Objection resolved"),
@@ -30,6 +33,7 @@ AUDIT_LABELS = {
     "publicity_opened": _("Public notice opened"),
     "publicity_finalized": _("Public notice finalized"),
     "rank_and_fill": _("Ranked and filled"),
+    "reviewer_created": _("Reviewer added to the pool"),
     "scorecard_set": _("Scorecard set"),
 }
 

@@ -236,7 +236,8 @@ def test_the_audit_trail_is_read_in_the_office(demo_call, who, expected):
     if expected != 200:
         assert_error(response, expected, ERROR_CODES[expected])
         return
-    rows = response.json()["results"]
+    rows = [row for row in response.json()["results"]
+            if not row["kind"].startswith("row_")]  # PostgreSQL's row history, tested apart
     kinds = [row["kind"] for row in rows]
     assert kinds == ["approved", "status"]
     approved, status = rows
@@ -255,6 +256,7 @@ def test_the_audit_trail_merges_status_changes_and_actions_in_time_order(demo_ca
                               application=application, by=staff)
 
     rows = get(staff, f"/api/v1/applications/{application.pk}/audit/").json()["results"]
+    rows = [row for row in rows if not row["kind"].startswith("row_")]  # PostgreSQL's triggers
 
     assert [row["kind"] for row in rows] == ["review_submitted", "status", "approved"]
     assert rows[1]["by"] is None and rows[2]["by"] == staff.email

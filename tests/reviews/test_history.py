@@ -46,3 +46,16 @@ def test_a_change_through_a_request_records_the_user(demo_call, client_for, staf
     assert update is not None and update.status == Status.ACCEPTED
     assert update.pgh_context is not None
     assert update.pgh_context.metadata["user"] == staff.pk
+
+
+def test_staff_see_a_bulk_update_in_the_applications_history(demo_call, client_for, staff):
+    application = application_in(Status.SUBMITTED, call=demo_call)
+    Application.objects.filter(pk=application.pk).update(amount="123.45")
+
+    rows = client_for(staff).get(f"/api/v1/applications/{application.pk}/audit/").json()[
+        "results"]
+
+    updates = [row for row in rows if row["kind"] == "row_update"]
+    assert updates[-1]["data"]["changes"] == {"amount": [None, "123.45"]}
+    assert rows[0]["kind"] == "row_insert"
+

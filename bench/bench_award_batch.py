@@ -1,0 +1,259 @@
+"""An award batch over 100,000 applications against one set-based SQL statement computing the same
+amounts, on PostgreSQL.
+
+The batch (`reviews.services.batches.award_batch_run`) parses every application's inputs, runs the
+engine, keeps its trace and writes a `ProvisionalAmount` row per application, in chunks of 500,
+each chunk committed (history triggers included), as it runs in production. The baseline is one
+statement computing the demo-project amounts (MEASURES.md 3.2: 10% of the actual investment, at
+most 2,000,000.00) from the same catalogue version's rate and cap,
+`LEAST(ROUND(rate * (inputs->>'actual_investment')::numeric, 2), cap)`, timed two ways: as an
+INSERT ... SELECT writing the amounts into the same table (the same rows, indexes, foreign keys
+and history trigger as the batch; rolled back after), and as a SELECT alone (the arithmetic).
+Printed: the timings, the ratios batch / statement (goal: at most 3), the time of a second batch
+over the same data (it computes everything again and writes nothing), and whether every
+application's amount is identical all three ways.
+
+Needs DATABASE_URL naming a scratch PostgreSQL database whose name ends in `_bench` (it is
+migrated, the catalogue loaded, and the benchmark's call, companies and applications are committed
+there and deleted at the end):
+
+    createdb -h 127.0.0.1 -U postgres qianhai_grants_bench
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/qianhai_grants_bench \\
+        .venv/bin/python bench/bench_award_batch.py
+
+BENCH_N sets the number of applications, BENCH_CHUNK the chunk size; BENCH_RECORD=0 skips
+appending the figures to bench/RESULTS.md.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+N = int(os.environ.get("BENCH_N", "100000"))
+CHUNK = int(os.environ.get("BENCH_CHUNK", "500"))
+SLICE = 2000  # rows per transaction when making and removing the data
+SQL_AMOUNT = "LEAST(ROUND(%s * (inputs ->> %s)::numeric, 2), %s)"
+
+
+def setup() -> bool:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://", "pgsql://")) or not urlsplit(
+            url).path.endswith("_bench"):
+        print("bench_award_batch: set DATABASE_URL to a scratch PostgreSQL database whose name "
+              "ends in _bench, e.g.\n"
+              "  createdb -h 127.0.0.1 -U postgres qianhai_grants_bench\n"
+              "  DATABASE_URL=postgres://postgres@127.0.0.1:5432/qianhai_grants_bench "
+              ".venv/bin/python bench/bench_award_batch.py\n"
+              "skipped: no scratch PostgreSQL database")
+        return False
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "qianhai_grants.settings.test"
+    os.environ.pop("REDIS_URL", None)
+    import django
+
+    django.setup()
+    return True
+
+
+def slices(items: list, size: int = SLICE):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def make_applications(call, version, n: int) -> list:
+    """n undecided applications of the call, committed a slice at a time; their companies."""
+    from django.utils import timezone
+
+    from applications.models import Application, Status
+    from tests.factories import DEMO_PROJECT_INPUTS, CompanyFactory
+
+    companies = [CompanyFactory() for _ in range(100)]
+    statuses = (Status.ACCEPTED, Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE)
+    now = timezone.now()
+    rows = []
+    for i in range(n):
+        # 0.00 to 30,000,000.00 yuan in uneven steps: a third above the cap's 20,000,000.
+        investment = Decimal((i * 7_919_777) % 3_000_000_000) / 100
+        company = companies[i % len(companies)]
+        rows.append(Application(
+            call=call, company=company, measure_version=version, status=statuses[i % 4],
+            inputs={**DEMO_PROJECT_INPUTS, "actual_investment": f"{investment:.2f}"},
+            # One active application per company and subject in a call: each its own project.
+            subject_key=f"bench-{i}", revision=1, submitted_at=now,
+            created_by=company.created_by))
+    for part in slices(rows):
+        Application.objects.bulk_create(part)
+    return companies
+
+
+def remove(call, companies) -> None:
+    """Delete what the benchmark made, a slice per transaction."""
+    from django.contrib.auth import get_user_model
+
+    from applications.models import Application, Membership
+    from reviews.models import AuditEntry, AwardBatch, ProvisionalAmount
+
+    ids = list(Application.objects.filter(call=call).values_list("pk", flat=True))
+    for part in slices(ids):
+        ProvisionalAmount.objects.filter(application_id__in=part).delete()
+    AuditEntry.objects.filter(call=call).delete()
+    AwardBatch.objects.filter(call=call).delete()
+    for part in slices(ids):
+        Application.objects.filter(pk__in=part).delete()
+    users = {call.created_by_id, *(c.created_by_id for c in companies)}
+    call.delete()
+    Membership.objects.filter(company__in=companies).delete()
+    for company in companies:
+        company.delete()
+    get_user_model().objects.filter(pk__in=users).delete()
+
+
+def _sql_params(call, version) -> tuple[list, list]:
+    from reviews.services.batches import PROVISIONAL_STATUSES
+
+    return ([version.rate, version.base_field, version.per_award_cap],
+            [call.pk, [str(s) for s in PROVISIONAL_STATUSES]])
+
+
+def sql_select(call, version) -> tuple[dict, float]:
+    """The amounts computed by one SELECT, fetched."""
+    from django.db import connection
+
+    amount, where = _sql_params(call, version)
+    with connection.cursor() as cursor:
+        start = time.perf_counter()
+        cursor.execute(f"SELECT id, {SQL_AMOUNT} FROM applications_application "
+                       "WHERE call_id = %s AND status = ANY(%s)", [*amount, *where])
+        rows = cursor.fetchall()
+        elapsed = time.perf_counter() - start
+    return dict(rows), elapsed
+
+
+def sql_insert(call, version) -> tuple[dict, float]:
+    """The same amounts written by one INSERT ... SELECT into the table the batch writes, under a
+    history context as the batch's chunks are, then rolled back.
+
+    Foreign keys are checked at the statement's end (SET CONSTRAINTS ALL IMMEDIATE), not at
+    commit: Django declares them DEFERRABLE INITIALLY DEFERRED, and with deferred checks queued,
+    PostgreSQL's per-row history trigger gets slower with every row of the transaction (100,000
+    rows: minutes instead of seconds). The statement is given its best chance."""
+    import pghistory
+    from django.db import connection, transaction
+
+    amount, where = _sql_params(call, version)
+    statement = f"""
+        INSERT INTO reviews_provisionalamount
+            (application_id, measure_version_id, eligible, amount, capped_by, reasons, trace,
+             computed_at)
+        SELECT id, %s, true, {SQL_AMOUNT},
+               CASE WHEN %s * (inputs ->> %s)::numeric > %s THEN 'cap' ELSE '' END,
+               '[]'::jsonb, '[]'::jsonb, now()
+        FROM applications_application WHERE call_id = %s AND status = ANY(%s)
+        RETURNING application_id, amount
+    """
+    params = [version.pk, *amount, version.rate, version.base_field, version.per_award_cap,
+              *where]
+    with pghistory.context(bench="sql"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        start = time.perf_counter()
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+        elapsed = time.perf_counter() - start
+        transaction.set_rollback(True)
+    return dict(rows), elapsed
+
+
+def run_batch(call) -> tuple[object, float]:
+    from reviews.services.batches import award_batch_create, award_batch_run
+
+    start = time.perf_counter()
+    batch = award_batch_create(call=call, chunk_size=CHUNK)
+    done = award_batch_run(batch_id=batch.pk)
+    return done, time.perf_counter() - start
+
+
+def record(line: str) -> None:
+    if os.environ.get("BENCH_RECORD", "1") == "0":
+        return
+    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
+        results.write(line + "\n")
+
+
+def measure() -> dict:
+    from django.db import connection
+
+    from measures.selectors import version_current
+    from reviews.models import ProvisionalAmount
+    from tests.factories import open_call
+
+    call = open_call("demo-project", funding_year=2099)
+    version = version_current(measure=call.measure)
+    start = time.perf_counter()
+    companies = make_applications(call, version, N)
+    figures = {"setup": time.perf_counter() - start}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE applications_application")
+        expected, figures["select"] = sql_select(call, version)
+        inserted, figures["insert"] = sql_insert(call, version)
+        batch, figures["batch"] = run_batch(call)
+        again, figures["again"] = run_batch(call)
+        got = dict(ProvisionalAmount.objects.filter(application__call=call)
+                   .values_list("application_id", "amount"))
+        figures["differ"] = sum(1 for pk, amount in expected.items()
+                                if got.get(pk) != amount or inserted.get(pk) != amount)
+        figures["missing"] = len(set(expected) ^ set(got)) + len(set(expected) ^ set(inserted))
+        figures["count"] = len(expected)
+        figures["written"], figures["rewritten"] = batch.changed, again.changed
+        figures["capped"] = sum(1 for amount in got.values() if amount == version.per_award_cap)
+    finally:
+        remove(call, companies)
+    return figures
+
+
+def main():
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    call_command("load_measures", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    f = measure()
+    identical = f["differ"] == 0 and f["missing"] == 0 and f["count"] == N
+    write_ratio, select_ratio = f["batch"] / f["insert"], f["batch"] / f["select"]
+    print(f"applications: {N:,} of one demo-project call ({f['capped']:,} at the cap), "
+          f"made in {f['setup']:.1f} s")
+    print(f"SQL SELECT computing the amounts    : {f['select']:8.3f} s")
+    print(f"SQL INSERT ... SELECT writing them  : {f['insert']:8.3f} s")
+    print(f"{f'award batch (chunks of {CHUNK})':36}: {f['batch']:8.3f} s "
+          f"({N / f['batch']:,.0f} applications/s, {f['written']:,} rows written)")
+    print(f"second batch over the same data     : {f['again']:8.3f} s "
+          f"({f['rewritten']:,} rows written)")
+    print(f"ratio batch / SQL INSERT            : {write_ratio:8.1f}  (goal <= 3)")
+    print(f"ratio batch / SQL SELECT            : {select_ratio:8.1f}")
+    print(f"identical amounts                   : {'yes' if identical else 'NO'} "
+          f"({f['differ']} differ, {f['missing']} missing)")
+    record(f"| {date.today().isoformat()} | `bench/bench_award_batch.py` (2 cores, PostgreSQL "
+           f"{connection.pg_version // 10000}, {N:,} demo-project applications, chunks of "
+           f"{CHUNK}) | award batch {f['batch']:.2f} s ({f['written']:,} rows written with "
+           f"their trace; again over the same data {f['again']:.2f} s, {f['rewritten']} "
+           f"written); one SQL statement: INSERT ... SELECT of the same amounts "
+           f"{f['insert']:.2f} s, SELECT alone {f['select']:.3f} s; amounts "
+           f"{'identical' if identical else 'DIFFERENT'} | batch / INSERT = {write_ratio:.1f}, "
+           f"batch / SELECT = {select_ratio:.0f} |")
+    if not identical:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    if Path(sys.argv[0]).resolve() != Path(__file__).resolve():
+        # Run by bench/run.py beside other benchmarks: in its own process, with its own
+        # database settings, so neither changes the other's.
+        subprocess.run([sys.executable, __file__], check=False)
+    elif setup():
+        main()

@@ -1,0 +1,318 @@
+"""Award batches: recompute the provisional amount of every undecided application of a call,
+after a catalogue edit or before a decision meeting (issue 5).
+
+A batch is chunked, idempotent and resumable:
+- chunks of `chunk_size` applications in id order, each in one transaction that locks the batch
+  row, so two workers handed the same batch (a redelivered task) take successive chunks and never
+  the same one twice;
+- a `ProvisionalAmount` is written only when something differs from what is stored (the amount,
+  eligibility, what limited it, the reasons, the trace or the catalogue version), so a second run
+  over unchanged data writes no row at all;
+- `last_application_id` is where the next chunk starts: a worker killed mid-batch is replaced by
+  the redelivered task (acks late), which goes on from there.
+
+The provisional amount is the engine's (`measures.engine.compute_award`) under the measure's
+current catalogue version when the application's inputs parse under it, else under the version the
+application was submitted with. What the platform or model already holds comes from its
+`SubjectLedger` row when there is one, else from the awards made (`awarded_to_date`). Decisions do
+not read it: an approval computes the final amount afresh under the quota and ledger locks
+(reviews/services/decisions.py).
+"""
+
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pghistory
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from applications.models import Application, Call, Status
+from applications.selectors import awarded_to_date
+from measures.engine import AwardResult, AwardRules, compute_award
+from measures.inputs import parse_inputs
+from measures.models import MeasureVersion
+from measures.selectors import version_current
+from qianhai_grants.errors import DomainError
+from qianhai_grants.money import ZERO
+from reviews.models import AwardBatch, BatchState, ProvisionalAmount, SubjectLedger
+from reviews.services._common import audit, invalid, require_staff
+
+# Ranked or about to be decided, not yet decided: what a decision meeting will look at.
+PROVISIONAL_STATUSES = (Status.ACCEPTED, Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE)
+MAX_CHUNK_SIZE = 10_000
+# The columns of a stored provisional amount that a recomputation may change.
+COMPARED = ("measure_version_id", "eligible", "amount", "capped_by", "reasons", "trace")
+
+
+def _undecided(call_id: int):
+    return Application.objects.filter(call_id=call_id, status__in=PROVISIONAL_STATUSES)
+
+
+# --- the computation ----------------------------------------------------------------------------
+
+class _Catalogue:
+    """The catalogue versions one chunk needs, each read once: the measure's current version and
+    the versions applications were submitted with. Versions never change once written."""
+
+    def __init__(self, measure):
+        self.measure_id = measure.pk
+        self.current = version_current(measure=measure)
+        self._versions: dict[int, MeasureVersion] = {}
+        self._rules: dict[int, AwardRules] = {}
+        if self.current is not None:
+            self._versions[self.current.pk] = self.current
+
+    def load(self, version_ids: Iterable[int]) -> None:
+        missing = set(version_ids) - set(self._versions)
+        if missing:
+            self._versions.update(MeasureVersion.objects.in_bulk(missing))
+
+    def version(self, pk: int) -> MeasureVersion:
+        if pk not in self._versions:
+            self.load([pk])
+        return self._versions[pk]
+
+    def rules(self, version: MeasureVersion) -> AwardRules:
+        if version.pk not in self._rules:
+            self._rules[version.pk] = version.rules()
+        return self._rules[version.pk]
+
+
+@dataclass(frozen=True)
+class _Row:
+    """What the computation reads of an application."""
+
+    pk: int
+    inputs: dict
+    measure_version_id: int
+    company_id: int
+    subject_key: str
+
+
+ROW_FIELDS = ("pk", "inputs", "measure_version_id", "company_id", "subject_key")
+
+
+def _version_and_values(row: _Row, catalogue: _Catalogue) -> tuple[MeasureVersion, dict]:
+    """The current version when the inputs parse under it (a catalogue edit applies to every
+    undecided application), else the application's own version."""
+    current = catalogue.current
+    if current is not None:
+        parsed = parse_inputs(current.fields, row.inputs)
+        if parsed.ok:
+            return current, parsed.values
+    own = catalogue.version(row.measure_version_id)
+    return own, parse_inputs(own.fields, row.inputs).values
+
+
+def _needs_history(version: MeasureVersion) -> bool:
+    return version.cumulative_cap is not None or bool(version.once_per)
+
+
+def _held(rows: list[_Row], measure_id: int) -> dict[tuple[int, str], Decimal]:
+    """What each platform or model of the rows holds under the measure, from the ledger rows
+    there are (one query); subjects without one are read from the awards made, one by one."""
+    keyed = {(row.company_id, row.subject_key) for row in rows if row.subject_key}
+    if not keyed:
+        return {}
+    held = {(company_id, key): committed for company_id, key, committed in
+            SubjectLedger.objects.filter(
+                measure_id=measure_id, company_id__in={c for c, _k in keyed},
+                subject_key__in={k for _c, k in keyed},
+            ).values_list("company_id", "subject_key", "committed")}
+    for company_id, key in keyed - set(held):
+        held[(company_id, key)] = awarded_to_date(measure_id=measure_id, subject_key=key,
+                                                  company_id=company_id)
+    return held
+
+
+def _compute_rows(rows: list[_Row], catalogue: _Catalogue
+                  ) -> list[tuple[_Row, MeasureVersion, AwardResult]]:
+    catalogue.load({row.measure_version_id for row in rows})
+    chosen = [(row, *_version_and_values(row, catalogue)) for row in rows]
+    held = _held([row for row, version, _values in chosen if _needs_history(version)],
+                 catalogue.measure_id)
+    return [(row, version, compute_award(
+        catalogue.rules(version), values,
+        awarded_to_date=held.get((row.company_id, row.subject_key), ZERO)
+        if _needs_history(version) else ZERO))
+        for row, version, values in chosen]
+
+
+def provisional_compute(application: Application) -> AwardResult:
+    """The provisional award of one application, as a batch computes it (reads the catalogue and
+    the ledger; writes nothing)."""
+    row = _Row(application.pk, application.inputs, application.measure_version_id,
+               application.company_id, application.subject_key)
+    catalogue = _Catalogue(application.call.measure)
+    return _compute_rows([row], catalogue)[0][2]
+
+
+# --- starting a batch ---------------------------------------------------------------------------
+
+def _chunk_size(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CHUNK_SIZE:
+        raise invalid({"chunk_size": [_("Enter a whole number from 1 to %(max)d.") % {
+            "max": MAX_CHUNK_SIZE}]})
+    return value
+
+
+def _running() -> DomainError:
+    return DomainError("batch_running", _(
+        "A batch of this call is already running; wait for it to finish."), status=409)
+
+
+def award_batch_create(*, call: Call, chunk_size: int = 500, requested_by=None) -> AwardBatch:
+    """A new batch over the call's undecided applications, not yet run. For trusted callers
+    (the `award_batch` management command, run by an operator); people go through
+    `award_batch_start`. 409 `batch_running` while another batch of the call is unfinished."""
+    chunk_size = _chunk_size(chunk_size)
+    try:
+        with transaction.atomic():
+            batch = AwardBatch.objects.create(
+                call=call, requested_by=requested_by, chunk_size=chunk_size,
+                total=_undecided(call.pk).count())
+            audit(action="award_batch_started", by=requested_by, call=call,
+                  data={"batch": batch.pk, "total": batch.total})
+    except IntegrityError:  # the unique constraint: one unfinished batch per call
+        raise _running() from None
+    return batch
+
+
+def award_batch_start(*, by, call: Call, chunk_size: int = 500, enqueue: bool = True
+                      ) -> AwardBatch:
+    """Staff start a batch; it runs in the background (the `run_award_batch` task, scheduled
+    once the batch is committed). 403 for anyone but staff, 409 `batch_running`."""
+    require_staff(by)
+    with transaction.atomic():
+        batch = award_batch_create(call=call, chunk_size=chunk_size, requested_by=by)
+        if enqueue:
+            from reviews.tasks import run_award_batch
+
+            # Robust: a broker that is down does not fail the request; the batch then waits
+            # as pending, and `manage.py award_batch <call> --resume` runs it.
+            transaction.on_commit(lambda: run_award_batch.delay(batch.pk), robust=True)
+    return batch
+
+
+# --- running it ---------------------------------------------------------------------------------
+
+def _differs(stored: ProvisionalAmount, fresh: dict) -> bool:
+    return any(getattr(stored, name) != fresh[name] for name in COMPARED)
+
+
+def _write(batch: AwardBatch, computed) -> int:
+    """Store what changed; return how many rows were written."""
+    stored = {p.application_id: p for p in ProvisionalAmount.objects.filter(
+        application_id__in=[row.pk for row, _v, _r in computed])}
+    now = timezone.now()
+    created, updated = [], []
+    for row, version, result in computed:
+        fresh = {"measure_version_id": version.pk, "eligible": result.eligible,
+                 "amount": result.amount, "capped_by": result.capped_by or "",
+                 "reasons": list(result.reasons),
+                 "trace": [step.as_dict() for step in result.trace]}
+        current = stored.get(row.pk)
+        if current is None:
+            created.append(ProvisionalAmount(application_id=row.pk, batch=batch,
+                                             computed_at=now, **fresh))
+        elif _differs(current, fresh):
+            for name, value in fresh.items():
+                setattr(current, name, value)
+            current.batch, current.computed_at = batch, now
+            updated.append(current)
+    if created:
+        ProvisionalAmount.objects.bulk_create(created)
+    if updated:
+        ProvisionalAmount.objects.bulk_update(updated, [*COMPARED, "batch", "computed_at"])
+    return len(created) + len(updated)
+
+
+def award_batch_run_chunk(*, batch_id: int) -> bool:
+    """Process the batch's next chunk (the undecided applications after `last_application_id`,
+    in id order) in one transaction; return whether more remain.
+
+    A finished batch is left alone (False). A failure other than a lost database connection
+    marks the batch failed, with the error, and is raised again."""
+    try:
+        return _run_chunk(batch_id)
+    except OperationalError:
+        raise  # the database went away: the task retries the chunk, nothing of it was kept
+    except Exception as exc:
+        award_batch_fail(batch_id=batch_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _history_context(batch_id: int):
+    """On PostgreSQL the row history of the amounts written names the batch that wrote them
+    (and the history trigger finds its context set, rather than failing to read it once per
+    row, which took most of a chunk's time); SQLite keeps no history."""
+    if connection.vendor != "postgresql":
+        return contextlib.nullcontext()
+    return pghistory.context(award_batch=batch_id)
+
+
+def _run_chunk(batch_id: int) -> bool:
+    with _history_context(batch_id), transaction.atomic():
+        # Only the batch row is locked, not the call or the measure read with it.
+        batch = (AwardBatch.objects.select_for_update(of=("self",))
+                 .select_related("call__measure", "requested_by").get(pk=batch_id))
+        if batch.state in (BatchState.DONE, BatchState.FAILED):
+            return False
+        rows = [_Row(*values) for values in _undecided(batch.call_id)
+                .filter(pk__gt=batch.last_application_id).order_by("pk")
+                .values_list(*ROW_FIELDS)[:batch.chunk_size]]
+        now = timezone.now()
+        if batch.state == BatchState.PENDING:
+            batch.state, batch.started_at = BatchState.RUNNING, now
+        if rows:
+            computed = _compute_rows(rows, _Catalogue(batch.call.measure))
+            batch.changed += _write(batch, computed)
+            batch.processed += len(rows)
+            batch.last_application_id = rows[-1].pk
+            # Applications accepted while the batch runs are counted when reached.
+            batch.total = max(batch.total, batch.processed)
+        more = bool(rows) and _undecided(batch.call_id).filter(
+            pk__gt=batch.last_application_id).exists()
+        if not more:
+            batch.state, batch.finished_at = BatchState.DONE, now
+            batch.total = batch.processed
+            audit(action="award_batch_done", by=batch.requested_by, call=batch.call,
+                  data={"batch": batch.pk, "processed": batch.processed,
+                        "changed": batch.changed})
+        batch.save(update_fields=["state", "started_at", "finished_at", "total", "processed",
+                                  "changed", "last_application_id"])
+        return more
+
+
+def award_batch_run(*, batch_id: int, progress=None) -> AwardBatch:
+    """Run the batch's chunks until none remains (in this process); `progress(batch)` is called
+    after each chunk."""
+    while True:
+        more = award_batch_run_chunk(batch_id=batch_id)
+        if progress is not None:
+            progress(AwardBatch.objects.get(pk=batch_id))
+        if not more:
+            return AwardBatch.objects.get(pk=batch_id)
+
+
+def award_batch_fail(*, batch_id: int, error: str) -> None:
+    """Mark an unfinished batch failed, so another may start (what it wrote stays: a new batch
+    recomputes and writes only what differs)."""
+    with transaction.atomic():
+        AwardBatch.objects.filter(pk=batch_id, state__in=(BatchState.PENDING,
+                                                          BatchState.RUNNING)).update(
+            state=BatchState.FAILED, finished_at=timezone.now(), error=error[:2000])
+
+
+def award_batch_active(*, call: Call) -> AwardBatch | None:
+    """The call's unfinished batch, if any (to resume one whose process was stopped)."""
+    return AwardBatch.objects.filter(
+        call=call, state__in=(BatchState.PENDING, BatchState.RUNNING)).first()
+
+
+__all__ = ["PROVISIONAL_STATUSES", "award_batch_active", "award_batch_create",
+           "award_batch_fail", "award_batch_run", "award_batch_run_chunk", "award_batch_start",
+           "provisional_compute"]
