@@ -52,8 +52,9 @@ def is_active_reviewer(user) -> bool:
 
 
 def reviewer_loads(user_ids=None) -> dict[int, int]:
-    """How many reviews each reviewer has still to score, over all calls."""
-    rows = Review.objects.filter(state=ReviewState.ASSIGNED)
+    """How many reviews each reviewer has still to score, over all calls (an application that
+    left review, e.g. withdrawn, no longer weighs on its reviewers)."""
+    rows = Review.objects.filter(state=ReviewState.ASSIGNED, application__status=Status.IN_REVIEW)
     if user_ids is not None:
         rows = rows.filter(reviewer_id__in=list(user_ids))
     return dict(rows.values("reviewer_id").annotate(n=Count("pk")).values_list("reviewer_id", "n"))

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from applications.forms import add_service_errors
+from applications.models import Status
 from applications.selectors import (
     applications_visible_to,
     is_staff_officer,
@@ -86,9 +87,14 @@ def _profile(user) -> ReviewerProfile | None:
 def _my_reviews_page(request, *, declare_form=None, status=200):
     reviews = list(selectors.reviews_of(request.user).order_by("due_at", "assigned_at", "pk"))
     groups = {state: [r for r in reviews if r.state == state] for state in ReviewState.values}
+    # A review still open whose application left review (withdrawn by the company, say) can no
+    # longer be scored: it is listed apart rather than as work to do.
+    to_score = [r for r in groups[ReviewState.ASSIGNED]
+                if r.application.status == Status.IN_REVIEW]
+    closed = [r for r in groups[ReviewState.ASSIGNED] if r not in to_score]
     return render(request, "reviews/reviewing/my_reviews.html", {
-        "to_score": groups[ReviewState.ASSIGNED], "scored": groups[ReviewState.SUBMITTED],
-        "recused": groups[ReviewState.RECUSED], "open_count": len(groups[ReviewState.ASSIGNED]),
+        "to_score": to_score, "scored": groups[ReviewState.SUBMITTED], "closed": closed,
+        "recused": groups[ReviewState.RECUSED], "open_count": len(to_score),
         "profile": _profile(request.user),
         "declare_form": declare_form or DeclareForm(),
     }, status=status)

@@ -102,6 +102,23 @@ def test_my_reviews_lists_the_reviewers_own_reviews_by_state(client, demo_call, 
     assert scored.application.company.name in scored_part
 
 
+def test_a_withdrawn_application_leaves_the_reviewers_work_and_load(client, review, reviewer):
+    from applications.services import application_withdraw
+    from reviews.selectors import reviewer_loads
+
+    assert reviewer_loads([reviewer.pk]) == {reviewer.pk: 1}
+    owner = review.application.company.memberships.get(role="owner").user
+    application_withdraw(by=owner, application=review.application, reason="项目调整")
+
+    html = page_of(client, reviewer, "/office/reviews/", **EN).content.decode()
+
+    assert "You have 0 reviews to score." in html
+    closed = html.split(">No longer to score <", 1)[1].split("<h2>", 1)[0]
+    assert review.application.company.name in closed
+    assert f"/office/reviews/{review.pk}/" not in html  # not offered for scoring any more
+    assert reviewer_loads([reviewer.pk]) == {}
+
+
 def test_another_reviewer_gets_404_on_someone_elses_review(client, review):
     other = reviewer_user(name="王评审")
     assert page_of(client, other, f"/office/reviews/{review.pk}/").status_code == 404
