@@ -46,22 +46,36 @@ strings; names ending in `_at` are shown as local date and time, `_on` as dates.
 
 Delivery
 --------
-At-least-once made effectively-once: a worker claims a row with a conditional UPDATE (pending →
-sending), so two workers never send one notice; a worker that dies after the mail left and
-before the row says `sent` leaves it `sending`, and the scan sends it again after
-CLAIM_TIMEOUT. That duplicate carries the same Message-ID (derived from the key), so mail
-systems downstream recognise it. Failures wait 2**attempts minutes (at most an hour) and are
-picked up by the beat scan `notices_requeue_stuck`; after MAX_ATTEMPTS the notice is `failed`
-and staff can retry it (`notice_retry`, the admin action, the API).
+In chunks, each notice on its own. The email notices a transaction wrote are handed to Celery
+after its commit, DELIVERY_CHUNK to a task. A worker claims a chunk with one conditional UPDATE
+(pending → sending, only rows in no other state), so two workers never send one notice, reads
+the claimed rows with their recipients in one query, and sends them one by one through one mail
+connection, marking each `sent` right after its mail left (its own statement and commit).
+At-least-once made effectively-once, as with one notice per claim: a worker that dies between a
+mail leaving and its row saying `sent` leaves that notice, and the rest of its chunk not yet
+sent, `sending`; after CLAIM_TIMEOUT the scan puts them back to pending and sends them again, so
+at most the one notice in flight goes out twice, with the same Message-ID (derived from the
+key), which mail systems downstream recognise. The scan enqueues such notices one per task: a
+notice that kills its worker can then only take itself down again, never a chunk of others.
+
+A notice that fails (refused address, mail server down, any error while sending it) only
+records its own failure and the chunk goes on: it waits 2**attempts minutes (at most an hour)
+and is picked up by the beat scan `notices_requeue_stuck`; after MAX_ATTEMPTS the notice is
+`failed` and staff can retry it (`notice_retry`, the admin action, the API). A chunk that runs
+longer than CHUNK_BUDGET (a slow mail server) gives its unsent notices back, unattempted, in a
+task of their own, well before Celery's time limits stop it.
 """
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 
+from django.core import mail
 from django.core.mail import EmailMessage
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -87,7 +101,14 @@ CLAIM_TIMEOUT = timedelta(minutes=10)
 # that is slow to drain does not fill with copies.
 REQUEUE_LEASE = timedelta(minutes=5)
 SCAN_LIMIT = 2000
-SCAN_BATCH = 100
+SCAN_LEASE_BATCH = 500  # ids per UPDATE that leases the scan's notices
+# Notices per delivery task. One claim and one read serve the whole chunk, so the per-notice
+# cost is the send and its own `sent` mark; more per chunk gains little (bench/README.md) and
+# leaves more notices waiting for the claim timeout when a worker dies.
+DELIVERY_CHUNK = 25
+# A chunk stops taking up new notices after this long and hands the rest back (a slow mail
+# server): well inside Celery's soft time limit (120 s), and the claim timeout.
+CHUNK_BUDGET = timedelta(seconds=60)
 CLOSING_SOON = timedelta(days=3)
 WORKER_LOST = "The worker stopped while sending this notice (its claim timed out)."
 
@@ -126,12 +147,17 @@ def notify(*, event: str, recipients, subject_key: str, context: dict, url: str 
     existing = set(Notice.objects.filter(key__in=keys.values()).values_list("key", flat=True))
     now = timezone.now()
     rows = []
+    # The text depends on the event, context, link and language only: rendered once a language.
+    rendered: dict[str, tuple[str, str]] = {}
     for pk, user in people.items():
         missing = [ch for (who, ch), key in keys.items() if who == pk and key not in existing]
         if not missing:
             continue
         language = selectors.user_language(user)
-        subject, body = render_message(event=event, language=language, context=context, url=link)
+        if language not in rendered:
+            rendered[language] = render_message(event=event, language=language,
+                                                context=context, url=link)
+        subject, body = rendered[language]
         for channel in missing:
             in_app = channel == Channel.IN_APP
             rows.append(Notice(
@@ -146,8 +172,39 @@ def notify(*, event: str, recipients, subject_key: str, context: dict, url: str 
     fresh = [n.pk for n in notices
              if n.channel == Channel.EMAIL and n.state == State.PENDING and n.attempts == 0]
     if fresh:
-        transaction.on_commit(partial(enqueue_delivery, fresh), robust=True)
+        _hand_over_after_commit(fresh)
     return notices
+
+
+class _HandOff:
+    """The email notices one transaction wrote, handed to Celery together once it commits."""
+
+    def __init__(self):
+        self.ids: list[int] = []
+        self.done = False
+
+    def __call__(self):
+        self.done = True
+        ids, self.ids = self.ids, []
+        enqueue_delivery(ids)
+
+
+def _hand_over_after_commit(ids: list[int]) -> None:
+    """Hand these notices to Celery after the commit, in chunks with every other notice the
+    transaction writes (a 公示 telling fifty companies: two tasks, not fifty).
+
+    Each call registers the same hand-off on commit: if a savepoint rolls back, the
+    registrations made inside it go, and the hand-off still runs when any notice written outside
+    it commits (ids of rolled-back rows it carries are never claimed: no row, nothing sent). A
+    hand-off that already ran, or whose every registration was discarded by a rollback, is not
+    reused."""
+    connection = transaction.get_connection()
+    hand_off = getattr(connection, "notices_hand_off", None)
+    if hand_off is None or hand_off.done or not any(
+            func is hand_off for _sids, func, _robust in connection.run_on_commit):
+        hand_off = connection.notices_hand_off = _HandOff()
+    hand_off.ids.extend(ids)
+    transaction.on_commit(hand_off, robust=True)
 
 
 def application_context(application: Application, **extra) -> dict:
@@ -188,16 +245,21 @@ def notify_status_change(*, event: str, application: Application, recipients=Non
 # ---------------------------------------------------------------- delivering
 
 def enqueue_delivery(ids: list[int]) -> bool:
-    """Hand notices to Celery; never raises (a broker that is down is the beat scan's job)."""
+    """Hand notices to Celery, DELIVERY_CHUNK to a task; never raises (a broker that is down is
+    the beat scan's job). Returns whether every chunk was enqueued."""
     from notices.tasks import deliver_notices  # tasks call services
 
-    try:
-        deliver_notices.delay([int(pk) for pk in ids])
-    except Exception:
-        logger.warning("Notices %s were not enqueued; the beat scan will send them.", ids,
-                       exc_info=True)
-        return False
-    return True
+    ids = list(dict.fromkeys(int(pk) for pk in ids))
+    enqueued = True
+    for start in range(0, len(ids), DELIVERY_CHUNK):
+        chunk = ids[start:start + DELIVERY_CHUNK]
+        try:
+            deliver_notices.delay(chunk)
+        except Exception:
+            logger.warning("Notices %s were not enqueued; the beat scan will send them.", chunk,
+                           exc_info=True)
+            enqueued = False
+    return enqueued
 
 
 def backoff(attempts: int) -> timedelta:
@@ -207,41 +269,174 @@ def backoff(attempts: int) -> timedelta:
 def notice_deliver(*, notice_id: int) -> str:
     """Send one pending email notice; returns its state afterwards ("skipped" when it was not
     pending: already sent, or another worker holds it)."""
+    return notices_deliver(notice_ids=[notice_id])[notice_id]
+
+
+def notices_deliver(*, notice_ids: list[int], budget: timedelta = CHUNK_BUDGET
+                    ) -> dict[int, str]:
+    """Send a chunk of pending email notices, each on its own (see "Delivery" above); returns
+    each id's state afterwards: "skipped" when it was not pending (already sent, another worker
+    holds it, no such notice), "pending" also for one handed back unattempted after `budget`."""
+    ids = list(dict.fromkeys(int(pk) for pk in notice_ids))
+    outcome = dict.fromkeys(ids, "skipped")
     claimed_at = timezone.now()
-    # "In no other state" (= pending, by the check constraint), not state=pending: PostgreSQL then
-    # finds the row by its key; with statistics from before a burst it would scan every pending
-    # row of notice_due_idx for each claim (bench/bench_notices.py).
-    claimed = Notice.objects.filter(pk=notice_id, channel=Channel.EMAIL).exclude(
-        state__in=[state for state in State.values if state != State.PENDING]).update(
-        state=State.SENDING, attempts=F("attempts") + 1, claimed_at=claimed_at)
-    if not claimed:
-        return "skipped"
-    notice = Notice.objects.select_related("recipient").get(pk=notice_id)
-    # Our claim (state and time) fences every later write: a claim taken over by the scan and
-    # another worker is not overwritten by this one.
-    mine = Notice.objects.filter(pk=notice.pk, state=State.SENDING, claimed_at=claimed_at)
+    notices = _claim(ids, claimed_at)
+    if not notices:
+        return outcome
+    deadline = time.monotonic() + budget.total_seconds()
+    mailer = _Mailer()
     try:
-        address = notice.recipient.email
+        for position, notice in enumerate(notices):
+            if position and time.monotonic() > deadline:
+                _hand_back(notices[position:], outcome)
+                break
+            try:
+                outcome[notice.pk] = _send_claimed(notice, mailer)
+            except Exception:
+                # Not the mail (that is a recorded failure): the database, say. The row stays
+                # `sending` and the scan takes it up after the claim timeout; the chunk goes on.
+                logger.exception("Notice %s could not be delivered", notice.pk)
+    finally:
+        mailer.close()
+    return outcome
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    """What sending a claimed notice needs of its row (a fraction of a full row and its user)."""
+
+    pk: int
+    key: str
+    subject: str
+    body: str
+    email: str
+    attempts: int  # this one included
+    claimed_at: datetime
+
+
+def _claim(ids: list[int], claimed_at: datetime) -> list[_Claimed]:
+    """Claim those of the notices that are pending (pending → sending, one attempt more), and
+    return them with their recipients' addresses: one locking read and one UPDATE, in one
+    transaction.
+
+    The read locks the rows it returns and skips rows another worker is claiming at that moment
+    (on PostgreSQL; SQLite writes one transaction at a time), so the claimed rows are exactly
+    these, whatever other workers do with the same ids."""
+    with transaction.atomic():
+        # "In no other state" (= pending, by the check constraint), not state=pending:
+        # PostgreSQL then finds the rows by their keys; with statistics from before a burst it
+        # would scan every pending row of notice_due_idx for each claim (bench/bench_notices.py).
+        rows = list(Notice.objects.select_for_update(of=("self",), skip_locked=True)
+                    .filter(pk__in=ids, channel=Channel.EMAIL)
+                    .exclude(state__in=[s for s in State.values if s != State.PENDING])
+                    .order_by("pk")
+                    .values_list("pk", "key", "subject", "body", "recipient__email", "attempts"))
+        if rows:
+            Notice.objects.filter(pk__in=[row[0] for row in rows]).update(
+                state=State.SENDING, attempts=F("attempts") + 1, claimed_at=claimed_at)
+    return [_Claimed(pk, key, subject, body, email, attempts + 1, claimed_at)
+            for pk, key, subject, body, email, attempts in rows]
+
+
+class _Mailer:
+    """One connection of the default mailer for a chunk, opened again after a failure (an
+    SMTP session a refused or broken send left behind must not fail the notices after it)."""
+
+    def __init__(self):
+        self.backend = None
+
+    def send(self, message: EmailMessage) -> None:
+        if self.backend is None:
+            backend = mail.mailers.default
+            backend.open()  # kept open across the chunk's sends
+            self.backend = backend
+        try:
+            self.backend.send_messages([message])
+        except Exception:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            try:
+                backend.close()
+            except Exception:
+                logger.warning("Closing the mail connection failed", exc_info=True)
+
+
+def _mine(notice: _Claimed):
+    """The notice's row while this worker's claim (state and time) holds: every write after the
+    claim goes through it, so a claim the scan took back and gave to another worker is not
+    overwritten by this one."""
+    return Notice.objects.filter(pk=notice.pk, state=State.SENDING, claimed_at=notice.claimed_at)
+
+
+def _send_claimed(notice: _Claimed, mailer: _Mailer) -> str:
+    """Send one notice this worker claimed, then record the outcome on its row (if the claim
+    is still ours), in its own statement: once it says `sent`, nothing sends it again."""
+    try:
+        address = notice.email
         if not address:
             raise ValueError("The recipient has no email address.")
-        EmailMessage(subject=notice.subject, body=notice.body, to=[address], headers={
-            "Message-ID": message_id(notice.key), "X-Qianhai-Notice": notice.key}).send()
+        mailer.send(EmailMessage(subject=notice.subject, body=notice.body, to=[address],
+                                 headers={"Message-ID": message_id(notice.key),
+                                          "X-Qianhai-Notice": notice.key}))
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if notice.attempts >= MAX_ATTEMPTS:
             state, next_at = State.FAILED, None
         else:
             state, next_at = State.PENDING, timezone.now() + backoff(notice.attempts)
-        mine.update(state=state, next_attempt_at=next_at, last_error=error)
+        _mine(notice).update(state=state, next_attempt_at=next_at, last_error=error)
         logger.warning("Notice %s, attempt %s: %s", notice.pk, notice.attempts, error)
         return state
-    mine.update(state=State.SENT, sent_at=timezone.now(), next_attempt_at=None)
+    _mark_sent(notice)
     return State.SENT
+
+
+def _mark_sent(notice: _Claimed) -> None:
+    """`sent`, if the claim is still this worker's: the UPDATE every notice costs, so written
+    once as SQL (the ORM compiling it anew for each notice took more processor time than
+    building and handing over the mail)."""
+    when = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: text)
+    with connection.cursor() as cursor:
+        cursor.execute(_mark_sent_sql(), [State.SENT, when(timezone.now()), notice.pk,
+                                          State.SENDING, when(notice.claimed_at)])
+
+
+@cache
+def _mark_sent_sql() -> str:
+    quote = connection.ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(Notice._meta.get_field(name).column)
+
+    # Identifiers from the model, every value a parameter.
+    return (f"UPDATE {quote(Notice._meta.db_table)} SET {column('state')} = %s, "  # noqa: S608
+            f"{column('sent_at')} = %s, {column('next_attempt_at')} = NULL "
+            f"WHERE {column('id')} = %s AND {column('state')} = %s "
+            f"AND {column('claimed_at')} = %s")
+
+
+def _hand_back(notices: list[_Claimed], outcome: dict) -> None:
+    """Give claimed notices that were not tried back to pending, their attempt not counted, and
+    to Celery again (a chunk that ran out of time)."""
+    returned = []
+    for notice in notices:
+        if _mine(notice).update(state=State.PENDING, attempts=F("attempts") - 1,
+                                claimed_at=None, next_attempt_at=timezone.now()):
+            returned.append(notice.pk)
+            outcome[notice.pk] = State.PENDING
+    logger.warning("Notices %s handed back: their chunk ran out of time.", returned)
+    enqueue_delivery(returned)
 
 
 def notices_requeue_stuck(*, now: datetime | None = None) -> int:
     """The beat scan (every minute): claims of dead workers go back to pending (or failed after
-    the last attempt); pending notices that are due are enqueued again. Returns how many."""
+    the last attempt); pending notices that are due are enqueued again, DELIVERY_CHUNK to a
+    task, except those a dead worker held: one to a task, so that a notice that kills its
+    worker cannot hold back a chunk of others each time. Returns how many were enqueued."""
     now = now or timezone.now()
     stale = Notice.objects.filter(channel=Channel.EMAIL, state=State.SENDING).filter(
         Q(claimed_at__lt=now - CLAIM_TIMEOUT) | Q(claimed_at__isnull=True))
@@ -252,13 +447,20 @@ def notices_requeue_stuck(*, now: datetime | None = None) -> int:
     settled = now - FIRST_DELIVERY_GRACE
     due = ((Q(next_attempt_at__lte=now) & (Q(attempts__gt=0) | Q(created_at__lte=settled)))
            | Q(next_attempt_at__isnull=True, created_at__lte=settled))
-    ids = list(Notice.objects.filter(channel=Channel.EMAIL, state=State.PENDING).filter(due)
-               .order_by("next_attempt_at", "pk").values_list("pk", flat=True)[:SCAN_LIMIT])
-    for start in range(0, len(ids), SCAN_BATCH):
-        batch = ids[start:start + SCAN_BATCH]
-        Notice.objects.filter(pk__in=batch, state=State.PENDING).update(
-            next_attempt_at=now + REQUEUE_LEASE)
-        enqueue_delivery(batch)
+    rows = list(Notice.objects.filter(channel=Channel.EMAIL, state=State.PENDING).filter(due)
+                .annotate(lost=ExpressionWrapper(Q(last_error=WORKER_LOST),
+                                                 output_field=BooleanField()))
+                .order_by("next_attempt_at", "pk").values_list("pk", "lost")[:SCAN_LIMIT])
+    ids = [pk for pk, _lost in rows]
+    # Leased first, so a scan a minute later does not enqueue them again while they wait in a
+    # queue that is slow to drain.
+    for start in range(0, len(ids), SCAN_LEASE_BATCH):
+        Notice.objects.filter(pk__in=ids[start:start + SCAN_LEASE_BATCH],
+                              state=State.PENDING).update(next_attempt_at=now + REQUEUE_LEASE)
+    for pk, lost in rows:
+        if lost:
+            enqueue_delivery([pk])
+    enqueue_delivery([pk for pk, lost in rows if not lost])
     return len(ids)
 
 

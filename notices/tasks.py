@@ -16,13 +16,14 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
 def deliver_notices(self, ids: list[int]) -> None:
-    """Send these email notices; one that fails (even unexpectedly) never stops the others."""
-    for notice_id in ids:
-        try:
-            services.notice_deliver(notice_id=int(notice_id))
-        except Exception:
-            # The row stays pending or sending; the beat scan takes it up again.
-            logger.exception("Notice %s could not be delivered", notice_id)
+    """Send a chunk of email notices (services.DELIVERY_CHUNK at most, as enqueued); one that
+    fails (even unexpectedly) never stops the others."""
+    try:
+        services.notices_deliver(notice_ids=[int(pk) for pk in ids])
+    except Exception:
+        # The claim itself failed (the database went away): the rows stay pending, or sending
+        # until the claim timeout, and the beat scan takes them up again.
+        logger.exception("Notices %s could not be delivered", ids)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from applications.models import Application, Call, Company
 from measures.models import MONEY, Measure, MeasureVersion
@@ -363,7 +364,7 @@ class PublicityEntry(models.Model):
 
 
 class ObjectionState(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("objection state", "Open")
     UPHELD = "upheld", _("Upheld")
     DISMISSED = "dismissed", _("Dismissed")
 
@@ -492,11 +493,18 @@ class AwardBatch(models.Model):
         return min(100, self.processed * 100 // self.total)
 
 
-@tracked()
 class ProvisionalAmount(models.Model):
     """What an undecided application would be awarded under the rules in force, with the
     engine's trace: recomputed by award batches, shown before a decision. Not a decision: an
-    approval computes the final amount afresh under the quota and ledger locks (`Award`)."""
+    approval computes the final amount afresh under the quota and ledger locks (`Award`).
+
+    Deliberately not `tracked()`: a provisional amount is derived data, recomputable at any time
+    from the application's inputs and the catalogue versions (both tracked and immutable), and
+    its provenance is on the row itself (`batch`, `measure_version`, `computed_at`, the trace)
+    and in the batch's own history (`AwardBatch` is tracked: who started it, when it ran, how
+    many rows it changed). A history trigger would copy every row a batch writes into an event
+    table, as much again per batch (100,000 rows for a call of 100,000 applications), and was
+    most of a batch's database time (bench/bench_award_batch.py)."""
 
     application = models.OneToOneField(Application, on_delete=models.CASCADE,
                                        related_name="provisional")

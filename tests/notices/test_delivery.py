@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.apps import apps
 from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend
 from django.utils import timezone
 
 from notices import services, tasks
@@ -47,19 +48,61 @@ def test_one_refused_address_leaves_that_notice_pending_and_the_others_sent(db, 
     assert sorted(m.to[0] for m in mail.outbox) == sorted([good.email, also_good.email])
 
 
-def test_an_unexpected_error_on_one_notice_does_not_stop_the_batch(db, monkeypatch):
+def test_an_unexpected_error_on_one_notice_does_not_stop_the_chunk(db, monkeypatch):
     first, second = person("en"), person("en")
     notices = pending_emails(first, second)
-    deliver = services.notice_deliver
+    send_claimed = services._send_claimed
 
-    def broken_for_the_first(*, notice_id):
-        if notice_id == notices[0].pk:
+    def broken_for_the_first(notice, *args):
+        if notice.pk == notices[0].pk:
             raise RuntimeError("database hiccup")
-        return deliver(notice_id=notice_id)
+        return send_claimed(notice, *args)
 
-    monkeypatch.setattr(services, "notice_deliver", broken_for_the_first)
+    monkeypatch.setattr(services, "_send_claimed", broken_for_the_first)
     tasks.deliver_notices.delay([notices[0].pk, notices[1].pk])
     assert [m.to for m in mail.outbox] == [[second.email]]
+    # The first stays claimed: the scan gives it back after the claim timeout.
+    assert Notice.objects.get(pk=notices[0].pk).state == State.SENDING
+    assert Notice.objects.get(pk=notices[1].pk).state == State.SENT
+
+
+def test_a_chunk_sends_only_its_pending_notices_with_a_fixed_number_of_queries(
+        db, django_assert_num_queries):
+    sent, held, *waiting = people = [person("en") for _ in range(6)]
+    notices = {n.recipient_id: n for n in pending_emails(*people)}
+    services.notice_deliver(notice_id=notices[sent.pk].pk)
+    Notice.objects.filter(pk=notices[held.pk].pk).update(  # another worker's
+        state=State.SENDING, claimed_at=timezone.now(), attempts=1)
+    mail.outbox = []
+
+    # The claim: a savepoint, one locking read with the recipients, one UPDATE; then one
+    # UPDATE per notice sent, right after its mail left.
+    with django_assert_num_queries(4 + len(waiting)):
+        outcome = services.notices_deliver(
+            notice_ids=[n.pk for n in notices.values()] + [987654321])
+
+    assert outcome == {notices[sent.pk].pk: "skipped", notices[held.pk].pk: "skipped",
+                       987654321: "skipped", **{notices[u.pk].pk: State.SENT for u in waiting}}
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(u.email for u in waiting)
+    assert Notice.objects.get(pk=notices[held.pk].pk).state == State.SENDING
+
+
+def test_a_chunk_that_runs_out_of_time_hands_the_rest_back_unattempted(db, monkeypatch):
+    people = [person("en") for _ in range(3)]
+    notices = sorted(pending_emails(*people), key=lambda n: n.pk)  # a chunk goes in id order
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+
+    outcome = services.notices_deliver(notice_ids=[n.pk for n in notices],
+                                       budget=timedelta(0))
+
+    # The first is always sent (a chunk makes progress); the others wait for another task.
+    assert [m.to for m in mail.outbox] == [[notices[0].recipient.email]]
+    assert outcome == {notices[0].pk: State.SENT, notices[1].pk: State.PENDING,
+                       notices[2].pk: State.PENDING}
+    rest = Notice.objects.filter(pk__in=[notices[1].pk, notices[2].pk])
+    assert {(n.state, n.attempts, n.claimed_at) for n in rest} == {(State.PENDING, 0, None)}
+    assert queued == [[notices[1].pk, notices[2].pk]]
 
 
 def test_backoff_doubles_and_after_six_attempts_the_notice_fails(db, refusing):
@@ -143,17 +186,22 @@ def test_a_worker_whose_claim_was_taken_over_does_not_overwrite_the_new_claim(db
     which sent it; the late one finishing must not put it back to pending or sending."""
     user = person("en")
     (notice,) = pending_emails(user)
-    send = services.EmailMessage.send
+    send = EmailBackend.send_messages
+    taken_over_at = timezone.now() + timedelta(minutes=11)
 
-    def slow_send(message, *args, **kwargs):
-        # Meanwhile: the scan re-queued the notice, another worker claimed and sent it.
-        Notice.objects.filter(pk=notice.pk).update(state=State.SENT, claimed_at=timezone.now())
-        return send(message, *args, **kwargs)
+    def slow_send(backend, messages):
+        # Meanwhile: the scan re-queued the notice, another worker claimed it and is sending.
+        Notice.objects.filter(pk=notice.pk).update(state=State.SENDING, claimed_at=taken_over_at,
+                                                   attempts=2)
+        return send(backend, messages)
 
-    monkeypatch.setattr(services.EmailMessage, "send", slow_send)
-    services.notice_deliver(notice_id=notice.pk)
+    monkeypatch.setattr(EmailBackend, "send_messages", slow_send)
+    assert services.notice_deliver(notice_id=notice.pk) == State.SENT
     notice.refresh_from_db()
-    assert notice.state == State.SENT
+    # The other worker's claim stands: this one's "sent" did not overwrite it.
+    assert (notice.state, notice.claimed_at, notice.sent_at) == (
+        State.SENDING, taken_over_at, None)
+    assert len(mail.outbox) == 1
 
 
 def test_the_scan_sends_old_pending_notices_and_takes_back_claims_of_dead_workers(db):
@@ -196,6 +244,27 @@ def test_the_scan_does_not_enqueue_a_notice_again_while_its_hand_off_is_in_the_q
     assert services.notices_requeue_stuck() == 0  # a minute later: still in the queue
     assert services.notices_requeue_stuck(now=timezone.now() + timedelta(minutes=6)) == 1
     assert queued == [[notice.pk], [notice.pk]]
+
+
+def test_the_scan_enqueues_due_notices_in_chunks_and_those_of_dead_workers_one_by_one(
+        db, monkeypatch):
+    people = [person("en") for _ in range(30)]
+    notices = pending_emails(*people)
+    now = timezone.now()
+    Notice.objects.filter(pk__in=[n.pk for n in notices]).update(
+        created_at=now - timedelta(minutes=5))
+    dead = [n.pk for n in notices[:2]]  # a worker died holding these
+    Notice.objects.filter(pk__in=dead).update(state=State.SENDING, attempts=1,
+                                              claimed_at=now - timedelta(minutes=15))
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+
+    assert services.notices_requeue_stuck(now=now) == 30
+
+    # One of them may be what killed the worker: alone in its task, it can stop only itself.
+    others = [n.pk for n in notices[2:]]
+    assert queued == [[dead[0]], [dead[1]], others[:services.DELIVERY_CHUNK],
+                      others[services.DELIVERY_CHUNK:]]
 
 
 def test_the_beat_schedule_runs_the_scans(settings):

@@ -150,6 +150,40 @@ def test_a_broker_that_is_down_loses_nothing_and_undoes_nothing(
     assert [m.to for m in mail.outbox] == [[application.company.created_by.email]]
 
 
+def test_a_transactions_emails_go_to_celery_after_its_commit_in_chunks(
+        db, monkeypatch, django_capture_on_commit_callbacks):
+    people = [person("en") for _ in range(40)]
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        # Two events in one transaction (as a 公示 tells every company in it).
+        tell(people[:30], subject_key="application-1:e1")
+        tell(people[30:], subject_key="application-2:e1")
+        assert queued == []  # nothing before the commit
+
+    emails = list(Notice.objects.filter(channel=Channel.EMAIL).order_by("pk")
+                  .values_list("pk", flat=True))
+    assert len(emails) == 40
+    assert queued == [emails[:25], emails[25:]]
+
+
+def test_emails_of_a_rolled_back_savepoint_are_not_handed_over(
+        db, monkeypatch, django_capture_on_commit_callbacks):
+    kept, dropped = person("en"), person("en")
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            tell([dropped], subject_key="application-1:e1")
+            raise RuntimeError("that part failed")
+        tell([kept], subject_key="application-2:e1")
+
+    assert queued == [[Notice.objects.get(channel=Channel.EMAIL).pk]]
+    assert Notice.objects.get(channel=Channel.EMAIL).recipient == kept
+
+
 def test_notice_keys_are_unique_in_the_database(db):
     from django.db import IntegrityError
 

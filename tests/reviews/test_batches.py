@@ -151,6 +151,44 @@ def test_without_a_ledger_row_the_awards_made_count(catalogue, staff):
         "1000000.00")
 
 
+def test_awards_made_bound_only_their_own_companys_platform_in_a_fixed_number_of_queries(
+        catalogue, staff):
+    """Platforms without a ledger row: what each company's platform received is read for the
+    whole chunk at once, and another company's platform of the same name does not count."""
+    call = open_call("compute-platform", funding_year=2026)
+    earlier_call = open_call("compute-platform", funding_year=2025)
+
+    def platforms(n, *, earlier_award):
+        apps = []
+        for _ in range(n):
+            company = CompanyFactory()
+            if earlier_award:
+                earlier = application_in(Status.AWARDED, call=earlier_call, company=company,
+                                         inputs=PLATFORM)
+                Application.objects.filter(pk=earlier.pk).update(
+                    amount=Decimal("19000000.00"))
+            apps.append(application_in(Status.REVIEWED, call=call, company=company,
+                                       inputs=PLATFORM))
+        return apps
+
+    def chunk_queries() -> int:
+        batch = batches.award_batch_start(by=staff, call=call, chunk_size=100, enqueue=False)
+        with CaptureQueriesContext(connection) as queries:
+            batches.award_batch_run_chunk(batch_id=batch.pk)
+        return len(queries.captured_queries)
+
+    bounded = platforms(1, earlier_award=True)
+    one = chunk_queries()
+    bounded += platforms(3, earlier_award=True)
+    free = platforms(3, earlier_award=False)  # the same platform name, other companies
+    assert chunk_queries() == one
+
+    got = amounts(call)
+    # 5% x 120,000,000 = 6,000,000; 1,000,000 left of 20,000,000 after 19,000,000 (3.1).
+    assert {got[a.pk] for a in bounded} == {Decimal("1000000.00")}
+    assert {got[a.pk] for a in free} == {Decimal("6000000.00")}
+
+
 # ---------------------------------------------------------------- idempotent, resumable
 
 def test_a_batch_run_twice_gives_identical_amounts_and_writes_nothing_the_second_time(
