@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from applications.models import Application, Attachment, Membership, Revision, Status, StatusEvent
 from notices.models import Channel, Notice, State
+from reports.models import ExportJob
 from reviews.models import (
     Affiliation,
     Assessment,
@@ -58,6 +59,7 @@ LISTS = {
     "api-award-payments": ("staff", "/api/v1/awards/{award}/payments/"),
     "api-notification-list": ("owner", "/api/v1/notifications/"),
     "api-notice-failed": ("staff", "/api/v1/notices/failed/"),
+    "api-report-export-list": ("staff", "/api/v1/reports/exports/"),
 }
 
 # Lists answered whole, by design (a ranking is read entire; a measure's versions are its
@@ -78,6 +80,14 @@ NOT_LISTS = {
     "api-application-decision-checklist", "api-call-reviewing-scorecard",
     "api-call-publicity-publicity", "api-call-award-batch-award-batches",
     "api-application-estimate",
+    # PDF documents of one award or one notice (tests/reports/test_api_pdf.py).
+    "api-award-letter", "api-publicity-list-pdf",
+    # One summary object, its query count pinned in tests/reports/test_api_summary.py.
+    "api-reports-summary",
+    # One export job, its file, and the exports answered at once (files; their query counts
+    # pinned in tests/reports/test_exports_csv.py).
+    "api-report-export-detail", "api-report-export-download", "api-reports-applications-csv",
+    "api-reports-applications-xlsx", "api-reports-awards-csv", "api-reports-awards-xlsx",
 }
 
 
@@ -184,6 +194,9 @@ def world(catalogue):
         Notice(recipient=members[i], event="accepted", channel=Channel.EMAIL,
                key=f"k-failed-{i}", subject=f"通知{i}", body="正文", state=State.FAILED,
                attempts=5, last_error="SMTP 550") for i in range(ROWS))
+    ExportJob.objects.bulk_create(
+        ExportJob(requested_by=staff, kind="applications", format="csv",
+                  expires_at=now + timedelta(days=7)) for _ in range(ROWS))
     history = version.__class__.objects.get(pk=version.pk)
     for n in range(ROWS):  # earlier versions of the catalogue entry
         history.pk, history.number = None, version.number + n + 1

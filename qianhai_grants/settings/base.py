@@ -188,6 +188,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets whose field name ("kind", "state") other components use too; the reviewer
+    # affiliations' keeps the name it had before the exports came.
+    "ENUM_NAME_OVERRIDES": {
+        "KindEnum": "reviews.models.AffiliationKind",
+        "ExportKindEnum": "reports.models.ExportKind",
+        "ExportStateEnum": "reports.models.ExportState",
+    },
 }
 
 # Celery: Redis when REDIS_URL is set; otherwise tasks run in-process (eager).
@@ -218,7 +225,19 @@ CELERY_BEAT_SCHEDULE: dict = {
     # 公示 periods that ended with no objection open become awards (reviews.tasks).
     "reviews-close-publicity": {"task": "reviews.tasks.close_publicity_periods",
                                 "schedule": 15 * 60.0, "options": {"expires": 14 * 60}},
+    # Export files past their expiry are deleted, their jobs marked expired (reports.tasks).
+    "reports-purge-exports": {"task": "reports.tasks.purge_exports", "schedule": 60 * 60.0,
+                              "options": {"expires": 55 * 60}},
 }
+
+# Exports (reports/services.py): up to this many rows a download is answered at once; a larger
+# export is written by a background job into private storage, its file kept REPORTS_EXPORT_TTL
+# seconds. The job's task is stopped after REPORTS_EXPORT_TIME_LIMIT seconds. Temporary files
+# (XlsxWriter's rows, a file before it is stored) go to REPORTS_EXPORT_TMPDIR, else the system's.
+REPORTS_DIRECT_EXPORT_MAX_ROWS = env.int("REPORTS_DIRECT_EXPORT_MAX_ROWS", default=5000)
+REPORTS_EXPORT_TTL = env.int("REPORTS_EXPORT_TTL", default=7 * 24 * 60 * 60)
+REPORTS_EXPORT_TIME_LIMIT = env.int("REPORTS_EXPORT_TIME_LIMIT", default=600)
+REPORTS_EXPORT_TMPDIR = env("REPORTS_EXPORT_TMPDIR", default="") or None
 
 # Mail goes through Django's mailers: the console while developing, SMTP (or any provider
 # backend named by EMAIL_BACKEND) in production.
