@@ -32,8 +32,8 @@ from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from applications import selectors, services, uploads
 from applications import serializers as s
 from applications.models import Application, Membership
-from measures.api import ErrorSchema
 from measures.selectors import measure_with_version
+from qianhai_grants.api import ApiSchema, ErrorSchema
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import current_language
 
@@ -80,6 +80,7 @@ class PortalViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
     lookup_value_regex = ID
+    schema = ApiSchema()
     # The request body of each action (the browsable API builds its forms from these).
     action_serializers: dict = {}
 
@@ -282,6 +283,16 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
         return Response(s.ApplicationDetailSerializer(application, context=context).data,
                         status=status)
 
+    def _company_object(self):
+        """The application, for a company's own action (edit, documents, submit, withdraw):
+        one the user may read without being a member of its company (staff, management, its
+        reviewers) answers 403, as the pages do; the service tells owners from viewers."""
+        application = self.get_object()
+        if selectors.membership_of(self.request.user, application.company) is None:
+            raise DomainError("forbidden", _("Only the company's members can do this."),
+                              status=403)
+        return application
+
     def _attachment(self, application, att_id, *, active_only=False):
         rows = application.attachments.filter(pk=att_id)
         if active_only:
@@ -321,7 +332,7 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
     @extend_schema(request=s.ApplicationUpdate, responses=DETAIL)
     def partial_update(self, request, pk=None):
         """Save the form while draft or returned: the inputs given replace theirs."""
-        application = self.get_object()
+        application = self._company_object()
         data = _valid(s.ApplicationUpdate, request)
         # PATCH merges (RFC 7386): the fields given replace theirs, null removes one.
         inputs = {**application.inputs, **data["inputs"]}
@@ -335,7 +346,7 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
     def attachments(self, request, pk=None):
         """Attach a document (multipart `kind`, `file`): PDF, JPEG, PNG, DOCX or XLSX by
         content, at most 20 MB."""
-        application = self.get_object()
+        application = self._company_object()
         data = _valid(s.AttachmentUpload, request)
         attachment = services.attachment_add(by=request.user, application=application,
                                              kind=data["kind"], upload=data["file"])
@@ -347,13 +358,14 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
             url_name="attachment")
     def attachment_remove(self, request, pk=None, att_id=None):
         """Remove a document while the application is draft or returned."""
-        attachment = self._attachment(self.get_object(), att_id, active_only=True)
+        attachment = self._attachment(self._company_object(), att_id, active_only=True)
         services.attachment_remove(by=request.user, attachment=attachment)
         return Response(status=204)
 
     @extend_schema(responses={
-        (200, "application/octet-stream"): OpenApiResponse(
-            OpenApiTypes.BINARY, description="The file, with its own Content-Type."),
+        **{(200, kind.content_type): OpenApiResponse(
+            OpenApiTypes.BINARY, description="The file, with its own Content-Type.")
+           for kind in uploads.ALLOWED},
         **_errors(401, 404)})
     @action(detail=True, methods=["get"], url_path=rf"attachments/(?P<att_id>{ID})/download",
             url_name="attachment-download", content_negotiation_class=FirstRendererNegotiation)
@@ -376,14 +388,14 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
         """Submit while the call is open; every missing field, document and eligibility
         reason is named at once."""
         application = services.application_submit(by=request.user,
-                                                  application=self.get_object())
+                                                  application=self._company_object())
         return self._detail(application)
 
     @extend_schema(request=s.Reason, responses=DETAIL)
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
         """Withdraw, until the award is final (a proposed award given up frees its slot)."""
-        application = self.get_object()
+        application = self._company_object()
         data = _valid(s.Reason, request)
         application = services.application_withdraw(by=request.user, application=application,
                                                     reason=data.get("reason", ""))
@@ -418,10 +430,19 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
     @extend_schema(responses={200: s.StatusEventSerializer(many=True), **_errors(401, 404)})
     @action(detail=True, methods=["get"])
     def history(self, request, pk=None):
-        """Every status change: at, by, from, to, reason."""
-        events = self.get_object().events.select_related("by").order_by("at", "pk")
+        """Every status change: at, by, from, to, reason. `by` names a member of the
+        company; a change made by the Authority (or the system) has none, except for staff
+        and management, as on the application's page."""
+        application = self.get_object()
+        events = application.events.select_related("by").order_by("at", "pk")
         page = self.paginate_queryset(events)
-        return self.get_paginated_response(s.StatusEventSerializer(page, many=True).data)
+        rows = s.StatusEventSerializer(page, many=True).data
+        if not selectors.reads_everything(request.user):
+            members = set(application.company.memberships.values_list("user_id", flat=True))
+            for event, row in zip(page, rows, strict=True):
+                if event.by_id not in members:
+                    row["by"] = None
+        return self.get_paginated_response(rows)
 
     @extend_schema(responses={200: s.RevisionSerializer(many=True), **_errors(401, 404)})
     @action(detail=True, methods=["get"])

@@ -2,7 +2,7 @@
 
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_serializer
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
@@ -12,6 +12,7 @@ from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from measures import selectors
 from measures.models import Measure, MeasureVersion
 from measures.quotes import quote_compute
+from qianhai_grants.api import ApiSchema, ErrorSchema
 from qianhai_grants.i18n import localized
 
 
@@ -99,6 +100,7 @@ class MeasureSchema(serializers.Serializer):
     version = serializers.DictField()
 
 
+@extend_schema_serializer(many=False)  # the list's own envelope, not a list of envelopes
 class MeasureListSchema(serializers.Serializer):
     count = serializers.IntegerField()
     next = serializers.CharField(allow_null=True)
@@ -127,12 +129,6 @@ class QuoteResponse(serializers.Serializer):
     provisional = serializers.BooleanField()
 
 
-class ErrorSchema(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
-
-
 class MeasureViewSet(viewsets.ViewSet):
     """The measures catalogue, readable by anyone, and the policy calculator."""
 
@@ -142,6 +138,7 @@ class MeasureViewSet(viewsets.ViewSet):
     throttle_scope = None  # set to "quote" on the calculator action
     lookup_field = "code"
     lookup_value_regex = "[a-z0-9-]+"
+    schema = ApiSchema()
 
     @extend_schema(responses={200: MeasureListSchema})
     def list(self, request):

@@ -3,11 +3,46 @@
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.utils.translation import gettext as _
-from rest_framework import exceptions, status
+from drf_spectacular.openapi import AutoSchema
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from qianhai_grants.errors import DomainError
+
+
+class ErrorSchema(serializers.Serializer):
+    """The one error shape, for the schema (API.md, conventions)."""
+
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ApiSchema(AutoSchema):
+    """The schema of an API view, with the errors that DRF answers for every view of a kind,
+    so that every answer is one the schema documents (tests/api/test_fuzz.py holds to it):
+
+    - a paginated list: 404 for a `page` past the last one, or not a page number at all;
+    - an operation that takes a body: 415 for a body of a type it does not parse;
+    - a throttled view: 429.
+    """
+
+    def _get_response_bodies(self, direction="response"):
+        bodies = super()._get_response_bodies(direction)
+        if direction != "response":
+            return bodies
+        codes = []
+        if self._is_list_view() and self._get_paginator() is not None:
+            codes.append("404")
+        if self.method in ("POST", "PUT", "PATCH") and self.get_request_serializer() is not None:
+            codes.append("415")
+        if self.view.get_throttles():
+            codes.append("429")
+        for code in codes:
+            if code not in bodies:
+                bodies[code] = self._get_response_for_code(ErrorSchema, code, direction=direction)
+        return dict(sorted(bodies.items()))
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:

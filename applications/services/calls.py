@@ -32,6 +32,10 @@ def call_validate(*, measure: Measure | None, funding_year, opens_at, closes_at,
     for name, value in (("opens_at", opens_at), ("closes_at", closes_at)):
         if not isinstance(value, datetime):
             errors[name] = [_("Enter a date and time.")]
+        elif not 2000 <= value.year <= 2100:
+            # A call of the year 400 is a typing slip, and its times could not even be written
+            # back: before 1901 Asia/Shanghai's offset is local mean time, +08:05:43.
+            errors[name] = [_("Enter a date from 2000 to 2100.")]
     if "opens_at" not in errors and "closes_at" not in errors and closes_at <= opens_at:
         errors["closes_at"] = [_("The call must close after it opens.")]
     if not _whole(reviewers_per_application) or not 1 <= reviewers_per_application <= 15:

@@ -9,7 +9,6 @@ are unique across the whole API: they name the schema's components.
 
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -285,7 +284,7 @@ class ObjectionRow(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
     note = serializers.CharField()
 
-    @extend_schema_field(OpenApiTypes.EMAIL)
+    @extend_schema_field(serializers.EmailField(allow_null=True))  # null while open
     def get_resolved_by(self, objection) -> str | None:
         return _email_of(objection.resolved_by)
 

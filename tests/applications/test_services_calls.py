@@ -74,6 +74,8 @@ def test_a_measure_without_any_version_is_refused(catalogue):
     ({"opens_at": None}, "opens_at"),
     ({"closes_at": None}, "closes_at"),
     ({"opens_at": "2026-01-01"}, "opens_at"),
+    ({"opens_at": NOW.replace(year=400, month=1, day=1)}, "opens_at"),  # a typing slip
+    ({"closes_at": NOW.replace(year=2101, month=1, day=1)}, "closes_at"),
     ({"funding_year": 2023}, "funding_year"),
     ({"funding_year": 2101}, "funding_year"),
     ({"funding_year": "2026"}, "funding_year"),
