@@ -32,7 +32,7 @@ def reader(db):
 
 @pytest.fixture
 def browser(reader):
-    client = Client()
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")  # the reader's language (force_login sets none)
     client.force_login(reader)
     return client
 
@@ -91,7 +91,7 @@ def test_mark_all_as_read_is_a_post_with_csrf(reader):
     assert response.status_code == 302
     assert not Notice.objects.filter(recipient=reader, read_at__isnull=True,
                                      channel=Channel.IN_APP).exists()
-    assert "0 unread" in strict.get("/notifications/").content.decode()
+    assert "0 unread" in strict.get("/notifications/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
 
 
 def test_the_unread_count_tag_is_one_query(reader, django_assert_num_queries):

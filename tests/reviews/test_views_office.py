@@ -234,7 +234,8 @@ def test_the_applications_list_filters_and_searches(client, world, staff, catalo
     assert "待审科技有限公司" in by_id and "深港合作科技有限公司" not in by_id
     by_bare_id = html(client.get(f"/office/applications/?q={later.pk}"))
     assert "深港合作科技有限公司" in by_bare_id
-    by_measure = html(client.get("/office/applications/?measure=compute-platform"))
+    by_measure = html(client.get("/office/applications/?measure=compute-platform",
+                                  HTTP_ACCEPT_LANGUAGE="en"))
     assert "No application matches" in by_measure
     nonsense = html(client.get("/office/applications/?funding_year=abc&call=999999&page=x"))
     assert "待审科技有限公司" in nonsense  # what cannot filter does not
