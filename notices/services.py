@@ -528,11 +528,14 @@ def call_closing_remind(*, now: datetime | None = None) -> int:
 
 
 def review_overdue_remind(*, now: datetime | None = None) -> int:
-    """Reviewers whose assigned review is past due hear it once per review and due date."""
+    """Reviewers whose assigned review is past due hear it once per review and due date, while
+    the application is in expert review (one withdrawn meanwhile asks nothing more of them)."""
     from reviews.models import Review, ReviewState  # reviews builds on applications
 
     now = now or timezone.now()
-    overdue = Review.objects.filter(state=ReviewState.ASSIGNED, due_at__lt=now).select_related(
+    overdue = Review.objects.filter(
+        state=ReviewState.ASSIGNED, due_at__lt=now, application__status=Status.IN_REVIEW,
+    ).select_related(
         "reviewer__profile", "application__call__measure", "application__company")
     count = 0
     for review in overdue.order_by("pk"):

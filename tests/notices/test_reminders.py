@@ -74,3 +74,15 @@ def test_a_reviewer_whose_review_is_overdue_hears_it_once_per_due_date(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.remind_reviews_overdue.delay()
     assert len(mail.outbox) == 2
+
+
+def test_no_reminder_for_a_review_whose_application_left_expert_review(
+        catalogue, django_capture_on_commit_callbacks):
+    past = timezone.now() - timedelta(hours=2)
+    withdrawn, reviewing = application_in("withdrawn"), application_in("in_review")
+    idle, busy = reviewer_user(), reviewer_user()
+    Review.objects.create(application=withdrawn, reviewer=idle, due_at=past)
+    Review.objects.create(application=reviewing, reviewer=busy, due_at=past)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.remind_reviews_overdue.delay()
+    assert [m.to for m in mail.outbox] == [[busy.email]]
