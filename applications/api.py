@@ -33,7 +33,7 @@ from applications import selectors, services, uploads
 from applications import serializers as s
 from applications.models import Application, Membership
 from measures.selectors import measure_with_version
-from qianhai_grants.api import ApiSchema, ErrorSchema
+from qianhai_grants.api import ErrorSchema
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import current_language
 
@@ -80,7 +80,6 @@ class PortalViewSet(viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated]
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
     lookup_value_regex = ID
-    schema = ApiSchema()
     # The request body of each action (the browsable API builds its forms from these).
     action_serializers: dict = {}
 

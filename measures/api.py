@@ -12,7 +12,7 @@ from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from measures import selectors
 from measures.models import Measure, MeasureVersion
 from measures.quotes import quote_compute
-from qianhai_grants.api import ApiSchema, ErrorSchema
+from qianhai_grants.api import ErrorSchema
 from qianhai_grants.i18n import localized
 
 
@@ -138,7 +138,6 @@ class MeasureViewSet(viewsets.ViewSet):
     throttle_scope = None  # set to "quote" on the calculator action
     lookup_field = "code"
     lookup_value_regex = "[a-z0-9-]+"
-    schema = ApiSchema()
 
     @extend_schema(responses={200: MeasureListSchema})
     def list(self, request):

@@ -8,7 +8,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle
 
-from qianhai_grants.api import ApiSchema, ErrorSchema
+from qianhai_grants.api import ErrorSchema
 
 
 @extend_schema_serializer(component_name="AuthToken")  # the name the schema always had
@@ -23,7 +23,6 @@ class TokenRequestSerializer(AuthTokenSerializer):
 class TokenView(ObtainAuthToken):
     serializer_class = TokenRequestSerializer
     throttle_classes = [AnonRateThrottle]
-    schema = ApiSchema()
     parser_classes = api_settings.DEFAULT_PARSER_CLASSES  # ObtainAuthToken sets its own
 
     # A wrong password, a locked-out login (django-axes) and a body that is not an object are

@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "qianhai_grants.api.ApiSchema",
     "DEFAULT_PAGINATION_CLASS": "qianhai_grants.drf.Pagination",
     "PAGE_SIZE": 20,
     "EXCEPTION_HANDLER": "qianhai_grants.api.exception_handler",
