@@ -2,44 +2,29 @@
 Traditional Chinese: sign up, register the company, fill a demo-project application, attach its
 documents, submit. A failure leaves a screenshot in var/browser/."""
 
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from applications.models import Application, Status
 from tests import factories
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "browser"
+SCREENSHOTS = ARTIFACTS / "browser"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def page(live_server, settings, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; our ORM calls here are plain
-    # synchronous test set-up, so Django's async-safety guard is lifted for this test only.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+    with chromium() as browser:
         context = browser.new_context(locale="zh-TW", base_url=live_server.url)
         page = context.new_page()
         page.set_default_timeout(15_000)
         yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.fixture

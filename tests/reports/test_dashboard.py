@@ -5,13 +5,13 @@ our own static files without a CSP violation."""
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
 
 from qianhai_grants.roles import MANAGEMENT
+from tests.browser import chromium, needs_chromium
 from tests.factories import CompanyFactory, UserFactory, reviewer_user
 from tests.reports.test_summary import grow, world  # noqa: F401 (the fixture)
 
@@ -226,48 +226,32 @@ def test_the_page_makes_the_same_number_of_queries_at_10_and_at_1000_application
 
 # ---------------------------------------------------------------- a real browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                    reason="needs Debian's chromium (apt-get install chromium; .ci/run does)")
+@needs_chromium
 def test_the_charts_are_drawn_in_a_browser_without_a_csp_violation(live_server, world):  # noqa: F811
-    import os
-
     from django.conf import settings as django_settings
     from django.test import Client
-    from playwright.sync_api import sync_playwright
 
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     logged_in = Client()
     logged_in.force_login(world.management)
     session = logged_in.cookies[django_settings.SESSION_COOKIE_NAME].value
     problems = []
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync", "--no-first-run"])
-            context = browser.new_context(locale="en-US", base_url=live_server.url)
-            context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
-                                  "value": session, "url": live_server.url}])
-            page = context.new_page()
-            # Every console error (a CSP violation is one), script error and failed load; the
-            # browser's own request for a favicon aside.
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" and
-                    "status of 404" not in m.text else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if
-                    r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
-            page.goto(URL)
-            page.wait_for_selector("body.charts-ready")
-            drawn = page.eval_on_selector_all("canvas[data-drawn]",
-                                              "cs => cs.map(c => [c.dataset.chart, c.width])")
-            browser.close()
-    finally:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with chromium() as browser:
+        context = browser.new_context(locale="en-US", base_url=live_server.url)
+        context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME,
+                              "value": session, "url": live_server.url}])
+        page = context.new_page()
+        # Every console error (a CSP violation is one), script error and failed load; the
+        # browser's own request for a favicon aside.
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" and
+                "status of 404" not in m.text else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if
+                r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        page.goto(URL)
+        page.wait_for_selector("body.charts-ready")
+        drawn = page.eval_on_selector_all("canvas[data-drawn]",
+                                          "cs => cs.map(c => [c.dataset.chart, c.width])")
 
     assert problems == []
     assert sorted(name for name, _width in drawn) == sorted(

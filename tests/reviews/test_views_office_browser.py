@@ -3,39 +3,26 @@ Chinese: staff check applications in the list and accept them together, then giv
 reviewer; htmx swaps the reviews section in without reloading the page, under the site's
 Content Security Policy (no inline script). A failure leaves a screenshot in var/browser/."""
 
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 
 from applications.models import Application, Status
 from reviews.models import Review
+from tests.browser import ARTIFACTS, chromium, needs_chromium
 from tests.factories import application_in, reviewer_user, staff_user
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "browser"
+SCREENSHOTS = ARTIFACTS / "browser"
 PASSWORD = "correct horse battery staple"
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="needs Debian's chromium (apt-get install chromium; .ci/run does)"),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def browser_page(live_server, request):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; our ORM calls here are plain
-    # synchronous test set-up, so Django's async-safety guard is lifted for this test only.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+    with chromium() as browser:
         context = browser.new_context(locale="zh-TW", base_url=live_server.url)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -47,8 +34,6 @@ def browser_page(live_server, request):
         if report is not None and report.failed:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SCREENSHOTS / f"{request.node.name}.png"), full_page=True)
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 def test_staff_accept_in_bulk_and_assign_with_htmx(catalogue, browser_page):
