@@ -20,3 +20,5 @@ class Event(models.TextChoices):
     AWARDED = "awarded", _("Awarded")
     PAYMENT_MADE = "payment_made", _("Payment made")
     CALL_CLOSING_SOON = "call_closing_soon", _("Call closing soon")
+    EXPORT_READY = "export_ready", _("Export ready")
+    EXPORT_FAILED = "export_failed", _("Export failed")

@@ -30,10 +30,13 @@ from django.conf import settings
 from django.core.files import File
 from django.db import OperationalError, transaction
 from django.db.models.functions import Greatest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.uploads import private_storage
+from notices.events import Event
+from notices.services import notify
 from qianhai_grants.errors import DomainError
 from qianhai_grants.i18n import LANGUAGE_CODES
 from qianhai_grants.roles import can_read_everything
@@ -162,10 +165,13 @@ def export_run(*, job_id: int) -> ExportJob | None:
             stored = storage.save(f"{STORAGE_FOLDER}/{uuid.uuid4().hex}.{job.format}",
                                   File(handle))
         finished = timezone.now()
-        recorded = ExportJob.objects.filter(pk=job.pk, state=ExportState.RUNNING).update(
-            state=ExportState.DONE, stored_name=stored, file_name=name or ascii_name, size=size,
-            rows_done=done, rows_total=done, finished_at=finished,
-            expires_at=finished + _ttl())
+        with transaction.atomic():
+            recorded = ExportJob.objects.filter(pk=job.pk, state=ExportState.RUNNING).update(
+                state=ExportState.DONE, stored_name=stored, file_name=name or ascii_name,
+                size=size, rows_done=done, rows_total=done, finished_at=finished,
+                expires_at=finished + _ttl())
+            if recorded:
+                _tell(job.pk, Event.EXPORT_READY)
     except OperationalError:
         # The database went away: the job stays running, and the task's retry claims it again.
         if stored:
@@ -183,11 +189,29 @@ def export_run(*, job_id: int) -> ExportJob | None:
     return ExportJob.objects.get(pk=job.pk)
 
 
-def export_fail(*, job_id: int, error: str) -> None:
-    """Mark an unfinished job failed (it keeps no file)."""
-    ExportJob.objects.filter(
-        pk=job_id, state__in=(ExportState.QUEUED, ExportState.RUNNING)).update(
-        state=ExportState.FAILED, finished_at=timezone.now(), error=error[:2000])
+def export_fail(*, job_id: int, error: str, states=(ExportState.QUEUED, ExportState.RUNNING)
+                ) -> None:
+    """Mark an unfinished job failed (it keeps no file); its requester hears it."""
+    with transaction.atomic():
+        failed = ExportJob.objects.filter(pk=job_id, state__in=states).update(
+            state=ExportState.FAILED, finished_at=timezone.now(), error=error[:2000])
+        if failed:
+            _tell(job_id, Event.EXPORT_FAILED)
+
+
+def _tell(job_id: int, event: str) -> None:
+    """The requester of a background export hears that it is ready or failed (by email and in
+    the notification centre), in the transaction that records it, linked to the job's page."""
+    job = ExportJob.objects.select_related("requested_by").get(pk=job_id)
+    filters = job.filters or {}
+    notify(event=event, recipients=[job.requested_by], subject_key=f"export-{job.pk}",
+           url=reverse("reports-export", args=[job.pk]),
+           context={"export_id": job.pk, "kind": job.kind, "format": job.format,
+                    "rows": job.rows_done if event == Event.EXPORT_READY else None,
+                    "filters": " · ".join(str(filters[key]) for key in
+                                          ("funding_year", "pillar", "measure")
+                                          if filters.get(key)),
+                    "expires_at": job.expires_at})
 
 
 def export_open(*, by, job: ExportJob):
@@ -210,9 +234,10 @@ def export_purge(*, now: datetime | None = None) -> int:
     # A run that outlived the task's hard time limit twice over died with its worker (a time
     # limit kills the process without a word to the job): it is failed, and expires as such.
     stale = now - 2 * timedelta(seconds=_time_limit() + 60)
-    ExportJob.objects.filter(state=ExportState.RUNNING, started_at__lt=stale).update(
-        state=ExportState.FAILED, finished_at=now,
-        error="The export stopped: its worker was lost or it ran out of time.")
+    for pk in ExportJob.objects.filter(state=ExportState.RUNNING, started_at__lt=stale
+                                       ).values_list("pk", flat=True)[:1000]:
+        export_fail(job_id=pk, states=(ExportState.RUNNING,),
+                    error="The export stopped: its worker was lost or it ran out of time.")
     due = list(ExportJob.objects.filter(expires_at__lte=now).exclude(
         state__in=(ExportState.EXPIRED, ExportState.RUNNING)).values_list("pk", "stored_name")
         [:1000])

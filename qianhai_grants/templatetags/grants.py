@@ -19,6 +19,15 @@ def yuan(value) -> str:
 
 
 @register.filter
+def count(value) -> str:
+    """1234 -> '1,234' (grouped as amounts are, in every language)."""
+    try:
+        return f"{int(value):,}"
+    except (ValueError, TypeError):
+        return ""
+
+
+@register.filter
 def percent(rate) -> str:
     """0.05 -> '5%'."""
     try:

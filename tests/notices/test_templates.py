@@ -20,10 +20,14 @@ CONTEXT = plain({
 URL = "https://grants.qianhai.example/applications/42/"
 WITH_AMOUNT = {Event.PROPOSED, Event.AWARDED, Event.PUBLICITY_OPENED, Event.PAYMENT_MADE}
 WITH_REASON = {Event.RETURNED_FOR_CHANGES, Event.REJECTED, Event.DECLINED}
+ABOUT_EXPORTS = {Event.EXPORT_READY, Event.EXPORT_FAILED}
+EXPORT = plain({"export_id": 7, "kind": "awards", "format": "xlsx", "rows": 1234,
+                "filters": "2026 · demo-project", "expires_at": "2026-12-06T10:00:00+08:00"})
+EXPORT_URL = "https://grants.qianhai.example/reports/exports/7/"
 
 
 @pytest.mark.parametrize("language", list(NAMES))
-@pytest.mark.parametrize("event", Event.values)
+@pytest.mark.parametrize("event", sorted(set(Event.values) - ABOUT_EXPORTS))
 def test_every_event_renders_in_every_language(event, language):
     subject, body = render_message(event=event, language=language, context=CONTEXT, url=URL)
     assert subject and "\n" not in subject
@@ -57,3 +61,20 @@ def test_the_status_is_named_in_the_readers_language():
     _subject, hant = render_message(event=Event.PROPOSED, language="zh-hant", context=CONTEXT)
     assert "Status: Proposed for award" in en
     assert "Proposed for award" not in hant
+
+
+@pytest.mark.parametrize(("language", "ready", "failed", "awards", "rows"), [
+    ("zh-hans", "您的导出 #7 已完成", "您的导出 #7 失败", "资助", "1,234 行"),
+    ("zh-hant", "您的匯出 #7 已完成", "您的匯出 #7 失敗", "資助", "1,234 行"),
+    ("en", "Your export #7 is ready", "Your export #7 failed", "Awards", "1,234 rows"),
+])
+def test_export_notices_render_in_every_language(language, ready, failed, awards, rows):
+    subject, body = render_message(event=Event.EXPORT_READY, language=language, context=EXPORT,
+                                   url=EXPORT_URL)
+    assert subject == ready
+    assert f"{awards}, XLSX · {rows}" in body and "2026 · demo-project" in body
+    assert "2026-12-06 10:00" in body and EXPORT_URL in body
+    assert "{{" not in body and "{%" not in body
+    subject, body = render_message(event=Event.EXPORT_FAILED, language=language,
+                                   context=EXPORT | {"rows": None}, url=EXPORT_URL)
+    assert subject == failed and EXPORT_URL in body and rows not in body

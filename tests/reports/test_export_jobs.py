@@ -10,9 +10,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from django.core import mail
 from django.utils import timezone
 
-from applications.models import Application, Status
+from applications.models import Application, Profile, Status
+from notices.events import Event
+from notices.models import Channel, Notice
 from reports import services
 from reports.filters import ReportFilter
 from reports.models import ExportJob, ExportState
@@ -266,3 +269,59 @@ def test_drafts_are_never_exported_even_by_a_job(exports_world, private_root):
     ids = {row[0] for row in csv.reader(io.StringIO(text, newline=""))}
     assert str(w.apps["draft"].pk) not in ids and str(w.apps["port"].pk) in ids
     assert Application.objects.filter(status=Status.DRAFT).exists()
+
+
+def export_notices(user):
+    return {n.channel: n for n in Notice.objects.filter(recipient=user)}
+
+
+def test_the_requester_hears_when_the_export_is_ready_by_email_and_in_the_app(
+        client, exports_world, django_capture_on_commit_callbacks):
+    w = exports_world
+    Profile.objects.update_or_create(user=w.management, defaults={"preferred_language": "en"})
+    ask(client, w.management, django_capture_on_commit_callbacks, format="xlsx")
+    job = ExportJob.objects.get()
+    notices = export_notices(w.management)
+    assert set(notices) == {Channel.EMAIL, Channel.IN_APP}
+    in_app = notices[Channel.IN_APP]
+    assert in_app.event == Event.EXPORT_READY
+    assert in_app.subject == f"Your export #{job.pk} is ready"
+    assert in_app.url.endswith(f"/reports/exports/{job.pk}/")
+    assert f"Applications, XLSX · {job.rows_done} rows" in in_app.body
+    assert "Filters: None: every funding year, pillar and measure" in in_app.body
+    assert "Download it before" in in_app.body
+    assert [m.to for m in mail.outbox] == [[w.management.email]]
+    # Run again (the message delivered twice): nothing new is written, nobody hears it twice.
+    run_export.delay(job.pk)
+    assert Notice.objects.filter(recipient=w.management).count() == 2
+    assert not Notice.objects.exclude(recipient=w.management).exists()
+
+
+def test_the_requester_hears_when_the_export_failed(exports_world, monkeypatch):
+    w = exports_world
+    Profile.objects.update_or_create(user=w.management, defaults={"preferred_language": "zh-hant"})
+    job = services.export_request(by=w.management, kind="applications", format="csv",
+                                  filter=ReportFilter(), language="en", background=True)
+
+    def broken(*args, **kwargs):
+        raise ValueError("disk full")
+
+    monkeypatch.setattr("reports.exports.write_export", broken)
+    with pytest.raises(ValueError):
+        run_export.delay(job.pk)
+    notice = export_notices(w.management)[Channel.IN_APP]
+    assert notice.event == Event.EXPORT_FAILED
+    assert notice.subject == f"您的匯出 #{job.pk} 失敗"  # the requester's language
+    assert "disk full" not in notice.body  # the error is for staff, not the requester
+
+
+def test_a_job_the_scan_fails_is_told_once(exports_world, settings):
+    w = exports_world
+    job = services.export_request(by=w.management, kind="applications", format="csv",
+                                  filter=ReportFilter(), language="en", background=True)
+    long_ago = timezone.now() - timedelta(seconds=2 * (settings.REPORTS_EXPORT_TIME_LIMIT + 61))
+    ExportJob.objects.filter(pk=job.pk).update(state=ExportState.RUNNING, started_at=long_ago)
+    services.export_purge()
+    services.export_purge()
+    assert [n.event for n in Notice.objects.filter(recipient=w.management,
+                                                   channel=Channel.IN_APP)] == ["export_failed"]
