@@ -285,11 +285,15 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
     def _company_object(self):
         """The application, for a company's own action (edit, documents, submit, withdraw):
         one the user may read without being a member of its company (staff, management, its
-        reviewers) answers 403, as the pages do; the service tells owners from viewers."""
+        reviewers) answers 403, as the pages do, and so does a viewer of the company: before
+        the request's body is looked at, so that no one learns what a valid body would be."""
         application = self.get_object()
-        if selectors.membership_of(self.request.user, application.company) is None:
+        membership = selectors.membership_of(self.request.user, application.company)
+        if membership is None:
             raise DomainError("forbidden", _("Only the company's members can do this."),
                               status=403)
+        if membership.role not in selectors.EDIT_ROLES:
+            raise DomainError("forbidden", _("Viewers cannot change applications."), status=403)
         return application
 
     def _attachment(self, application, att_id, *, active_only=False):

@@ -312,6 +312,20 @@ def test_a_viewer_cannot_edit(client_for, company, draft):
     assert Application.objects.get(pk=draft["id"]).inputs["scene"] == "port"
 
 
+@pytest.mark.parametrize(("method", "path", "body"), [
+    ("patch", "", {"inputs": "not an object"}),
+    ("post", "attachments/", {"kind": "no-such-kind"}),
+    ("post", "withdraw/", {"reason": ["not", "text"]}),
+])
+def test_a_viewer_is_refused_before_the_body_is_looked_at(client_for, company, draft, method,
+                                                          path, body):
+    viewer = client_for(member(company, "viewer"))
+
+    response = getattr(viewer, method)(url(draft["id"]) + path, body, format="json")
+
+    assert_error(response, 403, "forbidden")
+
+
 def test_another_company_cannot_edit(client_for, draft):
     stranger = client_for(CompanyFactory().created_by)
 
