@@ -441,24 +441,32 @@ class ApplicationViewSet(mixins.ListModelMixin, PortalViewSet):
         page = self.paginate_queryset(events)
         rows = s.StatusEventSerializer(page, many=True).data
         if not selectors.reads_everything(request.user):
+            # Members see their colleagues; a reviewer sees no one of the company either.
+            named = selectors.sees_applicants_people(request.user, application.company)
             members = set(application.company.memberships.values_list("user_id", flat=True))
             for event, row in zip(page, rows, strict=True):
-                if event.by_id not in members:
+                if not named or event.by_id not in members:
                     row["by"] = None
         return self.get_paginated_response(rows)
 
     @extend_schema(responses={200: s.RevisionSerializer(many=True), **_errors(401, 404)})
     @action(detail=True, methods=["get"])
     def revisions(self, request, pk=None):
-        """The submitted versions, each with its changes from the one before."""
-        revisions = list(self.get_object().revisions.select_related("submitted_by")
+        """The submitted versions, each with its changes from the one before. `submitted_by`
+        is for the company's members, staff and management (null for a reviewer)."""
+        application = self.get_object()
+        revisions = list(application.revisions.select_related("submitted_by")
                          .order_by("number"))
         previous = None
         for revision in revisions:
             revision.changes = s.revision_changes(previous, revision.inputs)
             previous = revision.inputs
         page = self.paginate_queryset(revisions)
-        return self.get_paginated_response(s.RevisionSerializer(page, many=True).data)
+        rows = s.RevisionSerializer(page, many=True).data
+        if not selectors.sees_applicants_people(request.user, application.company):
+            for row in rows:
+                row["submitted_by"] = None
+        return self.get_paginated_response(rows)
 
 
 def register(router) -> None:

@@ -49,6 +49,13 @@ def membership_of(user, company) -> Membership | None:
     return Membership.objects.filter(user=user, company=company).first()
 
 
+def sees_applicants_people(user, company) -> bool:
+    """Whether the user may learn which of a company's people did what (their login names, which
+    are email addresses): its members and the Authority's staff and management may; a reviewer
+    given one of its applications reads the application, not who at the company wrote it."""
+    return reads_everything(user) or membership_of(user, company) is not None
+
+
 def can_edit_for(user, company) -> bool:
     membership = membership_of(user, company)
     return membership is not None and membership.role in EDIT_ROLES

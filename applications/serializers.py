@@ -272,7 +272,7 @@ class RevisionSerializer(serializers.Serializer):
 
     number = serializers.IntegerField()
     submitted_at = serializers.DateTimeField()
-    submitted_by = serializers.EmailField(source="submitted_by.email")
+    submitted_by = serializers.EmailField(source="submitted_by.email", allow_null=True)
     inputs = serializers.DictField()
     attachments = RevisionAttachmentSerializer(many=True)
     changes = serializers.DictField(

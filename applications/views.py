@@ -402,12 +402,18 @@ def _submit_errors(application, exc: DomainError) -> list[str]:
     return errors or [str(exc.message)]
 
 
-def _events(application) -> list[dict]:
-    """Status changes with who made them: a colleague by name, anyone else as the Authority."""
+def _events(application, user) -> list[dict]:
+    """Status changes with who made them: a colleague by name (to those who may know the
+    company's people, else as the applicant), anyone else as the Authority."""
     members = set(application.company.memberships.values_list("user_id", flat=True))
-    return [{"event": event,
-             "who": event.by.get_username() if event.by_id in members
-             else (_("the Qianhai Authority") if event.by_id else _("the system"))}
+    named = selectors.sees_applicants_people(user, application.company)
+
+    def who(event):
+        if event.by_id in members:
+            return event.by.get_username() if named else _("the applicant")
+        return _("the Qianhai Authority") if event.by_id else _("the system")
+
+    return [{"event": event, "who": who(event)}
             for event in application.events.select_related("by")]
 
 
@@ -431,7 +437,7 @@ def _page(request, application, *, status=200, **extra):
         "inputs": _inputs_for_display(version, application.inputs),
         "documents": _documents(application, version),
         "attachment_form": AttachmentForm(version),
-        "events": _events(application),
+        "events": _events(application, request.user),
         "revisions": list(reversed(revisions)), "pending_changes": pending,
         "returned_reason": _returned_reason(application)
         if application.status == Status.RETURNED else "",

@@ -74,6 +74,8 @@ ASSIGNED_EMAIL = "rev.assigned@authz.test"
 SCORER_NAME = "已评分专家-S7P"
 SCORER_EMAIL = "rev.scorer@authz.test"
 STAFF_EMAIL = "staff@authz.test"
+# Applicants' own addresses: their company's and the Authority's business, not reviewers'.
+A_OWNER_EMAIL = "a.owner@authz.test"
 # An objection names its author: staff and management only.
 OBJECTION_TEXT = "异议正文-不得公开-M5W"
 OBJECTION_CONTACT = "13912345678"
@@ -148,7 +150,7 @@ def build() -> World:
     world = World()
     staff = staff_user(username=STAFF_EMAIL)
     management = UserFactory(username="management@authz.test", roles=[MANAGEMENT])
-    a_owner = company_user(username="a.owner@authz.test")
+    a_owner = company_user(username=A_OWNER_EMAIL)
     a_viewer = company_user(username="a.viewer@authz.test")
     b_owner = company_user(username="b.owner@authz.test")
     c_owner = company_user(username="c.owner@authz.test")

@@ -528,8 +528,8 @@ def content(response) -> str:
 # What each person must never read anywhere (staff and management may read everything).
 SCORING_AND_OBJECTIONS = (w.SCORER_COMMENT, w.SCORER_CRITERION_COMMENT, w.SCORER_SCORE,
                           w.SCORER_TOTAL, w.OBJECTION_TEXT, w.OBJECTION_CONTACT)
-COMPANY_A_SECRETS = (w.A_NAME, w.A_NAME_EN, w.A_NUMBER, w.A_PROJECT, w.A_DRAFT_PROJECT,
-                     w.A_PROPOSED_PROJECT)
+COMPANY_A_SECRETS = (w.A_OWNER_EMAIL, w.A_NAME, w.A_NAME_EN, w.A_NUMBER, w.A_PROJECT,
+                     w.A_DRAFT_PROJECT, w.A_PROPOSED_PROJECT)
 # Reviewers are anonymous to companies and to one another; staff act as the Authority.
 REVIEWERS_AND_STAFF = (w.ASSIGNED_NAME, w.ASSIGNED_EMAIL, w.SCORER_NAME, w.SCORER_EMAIL,
                        w.STAFF_EMAIL)
@@ -542,7 +542,8 @@ NEVER = {
     RC: (*(s for s in COMPANY_A_SECRETS if s != w.A_NUMBER), *SCORING_AND_OBJECTIONS,
          *REVIEWERS_AND_STAFF),
     # Given A's application in review: not A's other applications, not the other reviewers.
-    RA: (w.A_DRAFT_PROJECT, w.A_PROPOSED_PROJECT, *SCORING_AND_OBJECTIONS, *OTHER_REVIEWER),
+    RA: (w.A_DRAFT_PROJECT, w.A_PROPOSED_PROJECT, w.A_OWNER_EMAIL, *SCORING_AND_OBJECTIONS,
+         *OTHER_REVIEWER),
     AO: (*SCORING_AND_OBJECTIONS, *REVIEWERS_AND_STAFF),
     AV: (*SCORING_AND_OBJECTIONS, *REVIEWERS_AND_STAFF),
     ST: (),
@@ -674,7 +675,8 @@ SHOWN = [
     (RA, "/api/v1/reviews/{review}/", (w.A_PROJECT,)),
     (RA, "/office/reviews/{review}/", (w.A_PROJECT,)),
     (AN, "/publicity/{publicity}/", (w.C_NAME, w.C_PROJECT)),
-    (ST, "/api/v1/applications/{app}/history/", (w.STAFF_EMAIL,)),
+    (ST, "/api/v1/applications/{app}/history/", (w.STAFF_EMAIL, w.A_OWNER_EMAIL)),
+    (AO, "/api/v1/applications/{app}/history/", (w.A_OWNER_EMAIL,)),
     (MG, "/office/reviewers/", (w.ASSIGNED_NAME, w.ASSIGNED_EMAIL, w.SCORER_NAME,
                                 w.SCORER_EMAIL)),
     (RA, "/api/v1/reviewers/me/", (w.ASSIGNED_NAME, w.ASSIGNED_EMAIL)),
