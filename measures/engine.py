@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from qianhai_grants.money import ZERO, round_money
@@ -73,7 +74,8 @@ class AwardRules:
         if self.award_kind not in AWARD_KINDS:
             raise ValueError(f"unknown award kind {self.award_kind!r}")
 
-    @property
+    # Both read once per rules, not once per award (cached: the rules are frozen).
+    @cached_property
     def needed_fields(self) -> tuple[str, ...]:
         """The inputs an award cannot be computed without; absent, they are `missing_input`.
 
@@ -85,7 +87,7 @@ class AwardRules:
                  *(c.field for c in self.conditions if c.op != "present")]
         return tuple(dict.fromkeys(n for n in names if n))
 
-    @property
+    @cached_property
     def is_configured(self) -> bool:
         """A measure whose parameters staff have not yet set cannot be quoted or applied for."""
         if self.award_kind == CONFIGURED:
@@ -107,7 +109,16 @@ class TraceStep:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"step": self.step, **{k: _jsonable(v) for k, v in self.data.items()}}
+        shown = {"step": self.step}
+        for key, value in self.data.items():
+            kind = type(value)  # the common cases first: a step's numbers, its plain values
+            if kind is Decimal:
+                shown[key] = f"{value:f}"
+            elif kind in _AS_IS:
+                shown[key] = value
+            else:
+                shown[key] = _jsonable(value)
+        return shown
 
 
 @dataclass(frozen=True)
@@ -286,6 +297,9 @@ def _shown(value):
     if isinstance(value, (list, tuple)):
         return len(value)
     return value
+
+
+_AS_IS = frozenset((str, int, bool, type(None)))  # what _jsonable gives back unchanged
 
 
 def _jsonable(value):

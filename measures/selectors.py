@@ -2,17 +2,28 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from measures.models import Measure, MeasureVersion
 
 
+def _in_force(measure_id: int | OuterRef, at: datetime | None):
+    return (MeasureVersion.objects.filter(measure_id=measure_id,
+                                          effective_from__lte=at or timezone.now())
+            .order_by("-effective_from", "-number"))
+
+
 def version_current(*, measure: Measure, at: datetime | None = None) -> MeasureVersion | None:
     """The version in force at `at` (default now): the latest one already effective."""
-    at = at or timezone.now()
-    return (MeasureVersion.objects.filter(measure=measure, effective_from__lte=at)
-            .order_by("-effective_from", "-number").first())
+    return _in_force(measure.pk, at).first()
+
+
+def version_current_id_subquery(*, measure_id: int | OuterRef, at: datetime | None = None
+                                ) -> Subquery:
+    """The id of `version_current` as a subquery, to read with another row (`measure_id` may
+    be an OuterRef), for callers that keep the versions they have read."""
+    return Subquery(_in_force(measure_id, at).values("pk")[:1])
 
 
 def catalogue_current(*, at: datetime | None = None) -> list[tuple[Measure, MeasureVersion]]:

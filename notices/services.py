@@ -17,6 +17,9 @@ has a unique key f"{event}:{subject_key}:{recipient_id}:{channel}".
   about one application; by default to every member of its company, linked to its page.
 - `notify_status_change(*, event, application, recipients=None, url=None, **extra)`: right
   after `application_transition`: keyed on the StatusEvent just written, with its reason.
+- `PreparedNotice(event=, recipients=, context=, url=)`, then `.render()` (optional) and
+  `.write(subject_key=...)`: `notify` in two steps, the recipients read and the text rendered
+  before the subject key is known (or before a lock is taken), the rows written after.
 
 Events, who hears them and what their templates (templates/notices/<event>.txt) use; every
 application notice also shows #id, measure, company and status:
@@ -47,16 +50,18 @@ strings; names ending in `_at` are shown as local date and time, `_on` as dates.
 Delivery
 --------
 In chunks, each notice on its own. The email notices a transaction wrote are handed to Celery
-after its commit, DELIVERY_CHUNK to a task. A worker claims a chunk with one conditional UPDATE
-(pending → sending, only rows in no other state), so two workers never send one notice, reads
-the claimed rows with their recipients in one query, and sends them one by one through one mail
-connection, marking each `sent` right after its mail left (its own statement and commit).
+after its commit, DELIVERY_CHUNK to a task. A task claims CLAIM_CHUNK of its notices at a time
+with one conditional UPDATE (pending → sending, only rows in no other state), so two workers
+never send one notice, reads the claimed rows with their recipients in one query, and sends them
+one by one through one mail connection, marking each `sent` right after its mail left (its own
+statement and commit; a statement prepared once per database connection on PostgreSQL).
 At-least-once made effectively-once, as with one notice per claim: a worker that dies between a
-mail leaving and its row saying `sent` leaves that notice, and the rest of its chunk not yet
-sent, `sending`; after CLAIM_TIMEOUT the scan puts them back to pending and sends them again, so
-at most the one notice in flight goes out twice, with the same Message-ID (derived from the
-key), which mail systems downstream recognise. The scan enqueues such notices one per task: a
-notice that kills its worker can then only take itself down again, never a chunk of others.
+mail leaving and its row saying `sent` leaves that notice, and the rest of its claim not yet
+sent, `sending` (the task's notices it had not claimed yet stay pending); after CLAIM_TIMEOUT
+the scan puts them back to pending and sends them again with the rest, so at most the one
+notice in flight goes out twice, with the same Message-ID (derived from the key), which mail
+systems downstream recognise. The scan enqueues such notices one per task: a notice that kills
+its worker can then only take itself down again, never a chunk of others.
 
 A notice that fails (refused address, mail server down, any error while sending it) only
 records its own failure and the chunk goes on: it waits 2**attempts minutes (at most an hour)
@@ -74,7 +79,7 @@ from functools import cache, partial
 
 from django.core import mail
 from django.core.mail import EmailMessage
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -102,10 +107,14 @@ CLAIM_TIMEOUT = timedelta(minutes=10)
 REQUEUE_LEASE = timedelta(minutes=5)
 SCAN_LIMIT = 2000
 SCAN_LEASE_BATCH = 500  # ids per UPDATE that leases the scan's notices
-# Notices per delivery task. One claim and one read serve the whole chunk, so the per-notice
-# cost is the send and its own `sent` mark; more per chunk gains little (bench/README.md) and
-# leaves more notices waiting for the claim timeout when a worker dies.
-DELIVERY_CHUNK = 25
+# Notices per delivery task (a transaction's hand-off, the scan): each task costs the broker
+# and the worker a few milliseconds of their own, as much as several notices
+# (bench/bench_notices.py).
+DELIVERY_CHUNK = 100
+# Notices a task claims at once. One claim and one read serve them all, so the per-notice cost
+# is the send and its own `sent` mark; more per claim gains little and leaves more notices
+# waiting for the claim timeout when a worker dies.
+CLAIM_CHUNK = 25
 # A chunk stops taking up new notices after this long and hands the rest back (a slow mail
 # server): well inside Celery's soft time limit (120 s), and the claim timeout.
 CHUNK_BUDGET = timedelta(seconds=60)
@@ -127,53 +136,119 @@ def notify(*, event: str, recipients, subject_key: str, context: dict, url: str 
     email address gets the in-app notice only. Returns the notices of these keys, whether
     written now or before. The emails are handed to Celery after the commit; a broker that is
     down only logs a warning (the beat scan sends them later) and never undoes the caller."""
-    if event not in Event.values:
+    _check(event=event, subject_key=subject_key)
+    return PreparedNotice(event=event, recipients=recipients, context=context,
+                          url=url).write(subject_key=subject_key)
+
+
+def _check(*, event: str | None = None, subject_key: str | None = None) -> None:
+    if event is not None and event not in Event.values:
         raise ValueError(f"Unknown event {event!r}")
-    if not subject_key or len(subject_key) > 180:
+    if subject_key is not None and (not subject_key or len(subject_key) > 180):
         raise ValueError("subject_key must be 1 to 180 characters")
-    context = plain(context)
-    link = absolute_url(url)
-    people = {}
-    for user in recipients:
-        if user is not None and user.is_active:
-            people.setdefault(user.pk, user)
-    keys = {}
-    for pk, user in people.items():
-        for channel in ((Channel.EMAIL, Channel.IN_APP) if user.email else (Channel.IN_APP,)):
-            keys[pk, channel] = notice_key(event=event, subject_key=subject_key,
-                                           recipient_id=pk, channel=channel)
-    if not keys:
-        return []
-    existing = set(Notice.objects.filter(key__in=keys.values()).values_list("key", flat=True))
-    now = timezone.now()
-    rows = []
-    # The text depends on the event, context, link and language only: rendered once a language.
-    rendered: dict[str, tuple[str, str]] = {}
-    for pk, user in people.items():
-        missing = [ch for (who, ch), key in keys.items() if who == pk and key not in existing]
-        if not missing:
-            continue
-        language = selectors.user_language(user)
-        if language not in rendered:
-            rendered[language] = render_message(event=event, language=language,
-                                                context=context, url=link)
-        subject, body = rendered[language]
-        for channel in missing:
+
+
+class PreparedNotice:
+    """A notice's recipients and text, made before it is written: `notify` is
+    `PreparedNotice(...).write(subject_key=...)`.
+
+    Rendered lazily (the default), `write` first reads which of the keys exist and renders only
+    for the others (a reminder scan notifies the same keys again and again). Rendered ahead
+    (`render()`), `write` reads nothing before its insert, which skips any key already written:
+    for keys that cannot exist yet (`notify_status_change`, keyed on the status event its
+    transaction just wrote), or to render before taking a lock and write under it. The
+    approval does not do the latter: in a burst for the last slots, most calls are refused
+    and would each render a notice they never write (bench/README.md)."""
+
+    def __init__(self, *, event: str, recipients, context: dict, url: str = ""):
+        _check(event=event)
+        self.event = event
+        self.context = plain(context)
+        self.link = absolute_url(url)
+        self.people = {}
+        for user in recipients:
+            if user is not None and user.is_active:
+                self.people.setdefault(user.pk, user)
+        self.languages: dict[int, str] = {}
+        # The text depends on the event, context, link and language only: rendered once a
+        # language.
+        self.rendered: dict[str, tuple[str, str]] = {}
+        self.ahead = False
+
+    def render(self) -> "PreparedNotice":
+        """Render the text in every recipient's language now; `write` then reads nothing
+        before its insert."""
+        for pk in self.people:
+            self._text(self._language(pk))
+        self.ahead = True
+        return self
+
+    def _language(self, pk: int) -> str:
+        if pk not in self.languages:
+            self.languages[pk] = selectors.user_language(self.people[pk])
+        return self.languages[pk]
+
+    def _text(self, language: str) -> tuple[str, str]:
+        if language not in self.rendered:
+            self.rendered[language] = render_message(event=self.event, language=language,
+                                                     context=self.context, url=self.link)
+        return self.rendered[language]
+
+    def write(self, *, subject_key: str) -> list[Notice]:
+        """Write the notices of `subject_key` in the caller's transaction (see `notify`)."""
+        _check(subject_key=subject_key)
+        keys = {}
+        for pk, user in self.people.items():
+            for channel in ((Channel.EMAIL, Channel.IN_APP) if user.email
+                            else (Channel.IN_APP,)):
+                keys[pk, channel] = notice_key(event=self.event, subject_key=subject_key,
+                                               recipient_id=pk, channel=channel)
+        if not keys:
+            return []
+        # Rendered lazily, the keys already written are read first so that nothing is rendered
+        # for them (a reminder scan notifies the same keys again and again).
+        existing = set() if self.ahead else set(
+            Notice.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+        now = timezone.now()
+        rows = []
+        for (pk, channel), key in keys.items():
+            if key in existing:
+                continue
+            language = self._language(pk)
+            subject, body = self._text(language)
             in_app = channel == Channel.IN_APP
             rows.append(Notice(
-                recipient_id=pk, event=event, channel=channel, key=keys[pk, channel],
-                language=language, context=context, url=link, subject=subject, body=body,
-                state=State.SENT if in_app else State.PENDING, created_at=now,
+                recipient_id=pk, event=self.event, channel=channel, key=key,
+                language=language, context=self.context, url=self.link, subject=subject,
+                body=body, state=State.SENT if in_app else State.PENDING, created_at=now,
                 sent_at=now if in_app else None, next_attempt_at=None if in_app else now))
-    if rows:
-        # ignore_conflicts: a concurrent transaction writing the same key wins, we skip it.
-        Notice.objects.bulk_create(rows, ignore_conflicts=True)
-    notices = list(Notice.objects.filter(key__in=keys.values()).order_by("pk"))
-    fresh = [n.pk for n in notices
-             if n.channel == Channel.EMAIL and n.state == State.PENDING and n.attempts == 0]
-    if fresh:
-        _hand_over_after_commit(fresh)
-    return notices
+        notices = self._insert_new(rows) if self.ahead else None
+        if notices is None:
+            if rows:
+                # ignore_conflicts: a key already written (by a concurrent transaction, or
+                # before when rendered ahead) is skipped, never written twice.
+                Notice.objects.bulk_create(rows, ignore_conflicts=True)
+            notices = list(Notice.objects.filter(key__in=keys.values()).order_by("pk"))
+        fresh = [n.pk for n in notices
+                 if n.channel == Channel.EMAIL and n.state == State.PENDING and n.attempts == 0]
+        if fresh:
+            _hand_over_after_commit(fresh)
+        return notices
+
+
+    @staticmethod
+    def _insert_new(rows: list[Notice]) -> list[Notice] | None:
+        """Rendered ahead, the keys are expected to be new: the rows are inserted as they are,
+        in a savepoint, and come back with their ids (where the database returns them), so
+        that nothing is read back. None when a key was written before (the savepoint rolls
+        back, and the caller inserts what is missing and reads the rest) or the ids did not
+        come back."""
+        try:
+            with transaction.atomic():
+                Notice.objects.bulk_create(rows)
+        except IntegrityError:
+            return None
+        return rows if all(row.pk is not None for row in rows) else None
 
 
 class _HandOff:
@@ -222,24 +297,48 @@ def notify_application(*, event: str, application: Application, discriminator: s
                        recipients=None, url: str | None = None, **extra) -> list[Notice]:
     """`notify` about one application: by default to every member of its company, linked to
     the application's page; `extra` goes into the context (amount=, reason=, due_at=, ...)."""
+    subject_key = f"application-{application.pk}:{discriminator}"
+    _check(event=event, subject_key=subject_key)
+    return _application_notice(event=event, application=application, recipients=recipients,
+                               url=url, **extra).write(subject_key=subject_key)
+
+
+def _application_notice(*, event: str, application: Application, recipients, url: str | None,
+                        **extra) -> PreparedNotice:
     if recipients is None:
         recipients = selectors.company_people(application.company)
     if url is None:
         url = reverse("application-detail", args=[application.pk])
-    return notify(event=event, recipients=recipients,
-                  subject_key=f"application-{application.pk}:{discriminator}",
-                  context=application_context(application, **extra), url=url)
+    return PreparedNotice(event=event, recipients=recipients, url=url,
+                          context=application_context(application, **extra))
 
 
 def notify_status_change(*, event: str, application: Application, recipients=None,
                          url: str | None = None, **extra) -> list[Notice]:
     """Right after `application_transition`, in its transaction: keyed on the StatusEvent just
     written (returned twice is two notices), with that event's reason unless given."""
-    status_event = application.events.order_by("-pk").first()
-    discriminator = f"e{status_event.pk}" if status_event else f"s-{application.status}"
+    status_event = _status_event_of(application)
     extra.setdefault("reason", status_event.reason if status_event else "")
-    return notify_application(event=event, application=application, discriminator=discriminator,
-                              recipients=recipients, url=url, **extra)
+    notice = _application_notice(event=event, application=application, recipients=recipients,
+                                 url=url, **extra)
+    if status_event is not None and status_event is getattr(application, "transition_event",
+                                                            None):
+        # Keyed on an event this transaction just wrote: nothing can exist under that key
+        # yet, so there is nothing to look up before rendering (a second call for the same
+        # event renders again and writes nothing).
+        notice.render()
+    discriminator = f"e{status_event.pk}" if status_event else f"s-{application.status}"
+    return notice.write(subject_key=f"application-{application.pk}:{discriminator}")
+
+
+def _status_event_of(application: Application):
+    """The StatusEvent `application_transition` just wrote: kept on the instance it returned
+    (no query), else the application's latest one."""
+    status_event = getattr(application, "transition_event", None)
+    if (status_event is not None and status_event.application_id == application.pk
+            and status_event.to_status == application.status):
+        return status_event
+    return application.events.order_by("-pk").first()
 
 
 # ---------------------------------------------------------------- delivering
@@ -274,28 +373,34 @@ def notice_deliver(*, notice_id: int) -> str:
 
 def notices_deliver(*, notice_ids: list[int], budget: timedelta = CHUNK_BUDGET
                     ) -> dict[int, str]:
-    """Send a chunk of pending email notices, each on its own (see "Delivery" above); returns
-    each id's state afterwards: "skipped" when it was not pending (already sent, another worker
-    holds it, no such notice), "pending" also for one handed back unattempted after `budget`."""
+    """Send a chunk of pending email notices, each on its own, claimed CLAIM_CHUNK at a time
+    (see "Delivery" above); returns each id's state afterwards: "skipped" when it was not
+    pending (already sent, another worker holds it, no such notice), "pending" also for one
+    handed back unattempted after `budget`, claimed or not yet."""
     ids = list(dict.fromkeys(int(pk) for pk in notice_ids))
     outcome = dict.fromkeys(ids, "skipped")
-    claimed_at = timezone.now()
-    notices = _claim(ids, claimed_at)
-    if not notices:
-        return outcome
     deadline = time.monotonic() + budget.total_seconds()
     mailer = _Mailer()
+    tried = False  # the first notice is always tried: a chunk makes progress
     try:
-        for position, notice in enumerate(notices):
-            if position and time.monotonic() > deadline:
-                _hand_back(notices[position:], outcome)
+        for start in range(0, len(ids), CLAIM_CHUNK):
+            unclaimed = ids[start + CLAIM_CHUNK:]
+            if tried and time.monotonic() > deadline:
+                _hand_back([], outcome, unclaimed=ids[start:])
                 break
-            try:
-                outcome[notice.pk] = _send_claimed(notice, mailer)
-            except Exception:
-                # Not the mail (that is a recorded failure): the database, say. The row stays
-                # `sending` and the scan takes it up after the claim timeout; the chunk goes on.
-                logger.exception("Notice %s could not be delivered", notice.pk)
+            notices = _claim(ids[start:start + CLAIM_CHUNK], timezone.now())
+            for position, notice in enumerate(notices):
+                if tried and time.monotonic() > deadline:
+                    _hand_back(notices[position:], outcome, unclaimed=unclaimed)
+                    return outcome
+                tried = True
+                try:
+                    outcome[notice.pk] = _send_claimed(notice, mailer)
+                except Exception:
+                    # Not the mail (that is a recorded failure): the database, say. The row
+                    # stays `sending` and the scan takes it up after the claim timeout; the
+                    # chunk goes on.
+                    logger.exception("Notice %s could not be delivered", notice.pk)
     finally:
         mailer.close()
     return outcome
@@ -398,11 +503,41 @@ def _send_claimed(notice: _Claimed, mailer: _Mailer) -> str:
 def _mark_sent(notice: _Claimed) -> None:
     """`sent`, if the claim is still this worker's: the UPDATE every notice costs, so written
     once as SQL (the ORM compiling it anew for each notice took more processor time than
-    building and handing over the mail)."""
+    building and handing over the mail), and prepared (see `_prepared_cursor`)."""
     when = connection.ops.adapt_datetimefield_value  # as the ORM stores them (SQLite: text)
-    with connection.cursor() as cursor:
+    with _prepared_cursor() as cursor:
         cursor.execute(_mark_sent_sql(), [State.SENT, when(timezone.now()), notice.pk,
                                           State.SENDING, when(notice.claimed_at)])
+
+
+def _prepared_cursor():
+    """A cursor (wrapped as Django wraps its own: errors, query logging) whose statements
+    PostgreSQL prepares, once per connection, where the connection allows it
+    (`prepare_threshold` in the settings): for the statement each notice costs, whose parsing
+    and planning (a table of many partial indexes) took about a third of the database's work
+    for it. Elsewhere, an ordinary cursor."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    cursor = _preparing_cursor_class()(connection.connection)
+    if connection.queries_logged:
+        return connection.make_debug_cursor(cursor)
+    return connection.make_cursor(cursor)
+
+
+@cache
+def _preparing_cursor_class():
+    import psycopg  # PostgreSQL only
+
+    class PreparingCursor(psycopg.Cursor):
+        """Binds parameters on the server (Django's cursors bind them in the client) and
+        prepares every statement it runs."""
+
+        def execute(self, query, params=None, **kwargs):
+            return super().execute(query, params, prepare=True, **kwargs)
+
+    return PreparingCursor
 
 
 @cache
@@ -419,17 +554,20 @@ def _mark_sent_sql() -> str:
             f"AND {column('claimed_at')} = %s")
 
 
-def _hand_back(notices: list[_Claimed], outcome: dict) -> None:
+def _hand_back(notices: list[_Claimed], outcome: dict, *, unclaimed: list[int] = ()) -> None:
     """Give claimed notices that were not tried back to pending, their attempt not counted, and
-    to Celery again (a chunk that ran out of time)."""
+    to Celery again with the chunk's notices not claimed yet (a chunk that ran out of time)."""
     returned = []
     for notice in notices:
         if _mine(notice).update(state=State.PENDING, attempts=F("attempts") - 1,
                                 claimed_at=None, next_attempt_at=timezone.now()):
             returned.append(notice.pk)
             outcome[notice.pk] = State.PENDING
-    logger.warning("Notices %s handed back: their chunk ran out of time.", returned)
-    enqueue_delivery(returned)
+    for pk in unclaimed:
+        outcome[pk] = State.PENDING
+    logger.warning("Notices %s handed back: their chunk ran out of time.",
+                   [*returned, *unclaimed])
+    enqueue_delivery([*returned, *unclaimed])
 
 
 def notices_requeue_stuck(*, now: datetime | None = None) -> int:

@@ -25,16 +25,25 @@ def _parse_or_400(version, inputs) -> dict:
     return parsed.values
 
 
+_UNREAD = object()  # `current_id` not given
+
+
 def _estimate(version, values, *, measure_id, company_id, subject_key, application_id=None):
     return selectors.inputs_quote(version=version, values=values, measure_id=measure_id,
                                   company_id=company_id, subject_key=subject_key,
                                   application_id=application_id).result
 
 
-def _version_for(application: Application):
+def _version_for(application: Application, *, current_id=_UNREAD):
     """The rules an application is edited and submitted under: a draft follows the catalogue
-    version in force now; once submitted, the version it was submitted under stays."""
+    version in force now; once submitted, the version it was submitted under stays.
+
+    `current_id`, when the caller read the id of the version in force with the application
+    (`version_current_id_subquery`), spares reading the version again when it is the one the
+    application already holds (None: no version in force)."""
     if application.status == Status.DRAFT:
+        if current_id is not _UNREAD and current_id in (None, application.measure_version_id):
+            return application.measure_version
         return version_current(measure=application.call.measure) or application.measure_version
     return application.measure_version
 

@@ -1,7 +1,9 @@
 """Status changes: submission, withdrawal and screening, through the one transition table."""
 
+from contextlib import nullcontext
 
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -13,12 +15,17 @@ from applications.models import (
     StatusEvent,
 )
 from applications.selectors import subject_key_of
-from applications.services._common import _invalid, _require_editor
+from applications.services._common import (
+    _invalid,
+    _require_editor,
+    _require_editor_of_members,
+)
 from applications.services.drafts import _duplicate_error, _estimate, _version_for
 from applications.transitions import COMPANY, STAFF, allowed
 from measures.engine import MISSING_INPUT
 from measures.inputs import dump_inputs, parse_inputs
 from measures.reasons import reason_message
+from measures.selectors import version_current_id_subquery
 from notices.events import Event
 from notices.services import SCREENING_EVENTS, notify_status_change
 from qianhai_grants.errors import DomainError
@@ -26,25 +33,39 @@ from qianhai_grants.i18n import localized
 
 
 def application_transition(*, application: Application, to: str, by, role: str,
-                           reason: str = "", expected_from: tuple[str, ...] | None = None
+                           reason: str = "", expected_from: tuple[str, ...] | None = None,
+                           locked: bool = False, save_fields: tuple[str, ...] = ()
                            ) -> Application:
     """The one way a status changes: lock, check the table, write the event (DESIGN rule 3).
 
-    `expected_from` narrows the table for one step (screening acts only on `submitted`)."""
+    `expected_from` narrows the table for one step (screening acts only on `submitted`).
+    `locked=True` says that `application` is the row the caller already locked
+    (`select_for_update`) in the transaction it is in: it is not read again, and the fields
+    named in `save_fields`, changed by the caller, go in the same UPDATE as the status.
+    The StatusEvent written is kept on the returned instance as `transition_event` (for
+    `notify_status_change`, which is keyed on it)."""
     if to not in Status.values:
         raise _invalid({"to": [_("Unknown status.")]})
-    with transaction.atomic():
-        locked = Application.objects.select_for_update().get(pk=application.pk)
-        if not allowed(locked.status, to, role) or (
-                expected_from is not None and locked.status not in expected_from):
+    if locked and not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("locked=True needs the caller's transaction, which holds the lock")
+    with nullcontext() if locked else transaction.atomic():
+        if not locked:
+            # The application's row only (`of`): a plain FOR UPDATE would lock the joined
+            # call, measure and company rows too, and queue every decision of the call.
+            application = (Application.objects.select_for_update(of=("self",))
+                           .select_related("call__measure", "company").get(pk=application.pk))
+        if not allowed(application.status, to, role) or (
+                expected_from is not None and application.status not in expected_from):
             raise DomainError("invalid_transition", _(
                 "An application that is %(status)s cannot become %(to)s.") % {
-                "status": Status(locked.status).label, "to": Status(to).label}, status=409)
-        StatusEvent.objects.create(application=locked, by=by, from_status=locked.status,
-                                   to_status=to, reason=(reason or "").strip())
-        locked.status = to
-        locked.save(update_fields=["status", "updated_at"])
-    return locked
+                "status": Status(application.status).label, "to": Status(to).label}, status=409)
+        event = StatusEvent.objects.create(application=application, by=by,
+                                           from_status=application.status, to_status=to,
+                                           reason=(reason or "").strip())
+        application.status = to
+        application.save(update_fields=["status", "updated_at", *save_fields])
+        application.transition_event = event
+    return application
 
 
 def application_submit(*, by, application: Application) -> Application:
@@ -53,10 +74,16 @@ def application_submit(*, by, application: Application) -> Application:
 
     The stored inputs are what is submitted (not what a form may hold); a draft is checked
     against the catalogue version in force now, and that version is recorded with it."""
-    _require_editor(by, application.company)
+    # Read once: who may submit, and who hears of the receipt.
+    members = _require_editor_of_members(by, application.company)
     with transaction.atomic():
-        locked = Application.objects.select_for_update().select_related(
-            "call__measure", "measure_version").get(pk=application.pk)
+        # The application's row only (`of`): its call, measure and company are read with it,
+        # not locked (a plain FOR UPDATE would queue every submission to the call).
+        locked = (Application.objects.select_for_update(of=("self",))
+                  .select_related("call__measure", "company", "measure_version")
+                  .annotate(current_version_id=version_current_id_subquery(
+                      measure_id=OuterRef("call__measure_id")))
+                  .get(pk=application.pk))
         if locked.status not in (Status.DRAFT, Status.RETURNED):
             raise DomainError("invalid_transition", _(
                 "An application that is %(status)s cannot be submitted.") % {
@@ -66,15 +93,18 @@ def application_submit(*, by, application: Application) -> Application:
         if locked.status == Status.DRAFT and not locked.call.is_open():
             raise DomainError("call_closed", _("The call is not open for submissions."),
                               status=409)
-        version = _version_for(locked)
+        version = _version_for(locked, current_id=locked.current_version_id)
         parsed = parse_inputs(version.fields, locked.inputs)
         values = parsed.values
         errors: dict[str, list[str]] = dict(parsed.errors)
         for spec in version.fields:
             if spec.get("required", True) and spec["name"] not in values:
                 errors.setdefault(spec["name"], [_("This field is required.")])
-        present = set(locked.attachments.filter(removed_at__isnull=True)
-                      .values_list("kind", flat=True))
+        # Read once: checked here, recorded with the revision below (the application's lock
+        # keeps them as they are: attachments are added and removed under it).
+        attachments = list(locked.attachments.filter(removed_at__isnull=True).values(
+            "id", "kind", "original_name", "sha256"))
+        present = {attachment["kind"] for attachment in attachments}
         missing_documents = [localized(d.get("label")) or d["kind"] for d in version.documents
                              if d.get("required", True) and d["kind"] not in present]
         if missing_documents:
@@ -104,21 +134,23 @@ def application_submit(*, by, application: Application) -> Application:
         locked.revision += 1
         locked.submitted_at = timezone.now()
         locked.estimate = result.amount
-        try:
-            with transaction.atomic():
-                locked.save(update_fields=["inputs", "measure_version", "subject_key",
-                                           "revision", "submitted_at", "estimate", "updated_at"])
-        except IntegrityError:
-            raise _duplicate_error() from None
         Revision.objects.create(
             application=locked, number=locked.revision, inputs=locked.inputs,
             measure_version=version, submitted_at=locked.submitted_at, submitted_by=by,
-            attachments=list(locked.attachments.filter(removed_at__isnull=True).values(
-                "id", "kind", "original_name", "sha256")))
-        submitted = application_transition(application=locked, to=Status.SUBMITTED, by=by,
-                                           role=COMPANY)
+            attachments=attachments)
+        try:
+            # The new values and the status in one UPDATE, under the lock already held.
+            submitted = application_transition(
+                application=locked, to=Status.SUBMITTED, by=by, role=COMPANY, locked=True,
+                save_fields=("inputs", "measure_version", "subject_key", "revision",
+                             "submitted_at", "estimate"))
+        except IntegrityError:
+            # The one active application per company, call and subject (a concurrent draft
+            # took the key). No savepoint: the error leaves this transaction, which rolls back.
+            raise _duplicate_error() from None
         notify_status_change(event=Event.SUBMISSION_RECEIVED, application=submitted,
-                             revision=submitted.revision, submitted_at=submitted.submitted_at)
+                             recipients=members, revision=submitted.revision,
+                             submitted_at=submitted.submitted_at)
         return submitted
 
 

@@ -83,6 +83,16 @@ TEMPLATES = [
 # Embedded default: a SQLite file in the project; DATABASE_URL switches to PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Connections are kept between requests and between Celery tasks (a worker would otherwise
+# connect anew for every task: a server process started each time, its caches empty), and
+# checked before they are used again.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's cursors bind parameters in the client and never prepare a statement; the few the
+    # code asks to prepare are (each notice's `sent` mark, notices/services.py). None turns that
+    # off, as Django's default does for poolers that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL")

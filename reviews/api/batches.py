@@ -11,14 +11,14 @@ from applications import selectors as portal
 from applications.api import _errors, _valid
 from applications.models import Call
 from reviews.api.decisions import OfficeViewSet, require_staff
-from reviews.models import AwardBatch
+from reviews.models import AWARD_BATCH_CHUNK_SIZE, AwardBatch
 from reviews.services.batches import MAX_CHUNK_SIZE, award_batch_start
 
 
 class AwardBatchRequest(serializers.Serializer):
     chunk_size = serializers.IntegerField(
         min_value=1, max_value=MAX_CHUNK_SIZE, required=False,
-        help_text="Applications per transaction (default 500).")
+        help_text=f"Applications per transaction (default {AWARD_BATCH_CHUNK_SIZE}).")
 
 
 class AwardBatchProgress(serializers.ModelSerializer):
@@ -53,7 +53,7 @@ class CallAwardBatchViewSet(OfficeViewSet):
         require_staff(request.user)
         data = _valid(AwardBatchRequest, request)
         batch = award_batch_start(by=request.user, call=call,
-                                  chunk_size=data.get("chunk_size", 500))
+                                  chunk_size=data.get("chunk_size", AWARD_BATCH_CHUNK_SIZE))
         return Response(AwardBatchProgress(batch).data, status=202)
 
 

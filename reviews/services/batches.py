@@ -5,11 +5,14 @@ A batch is chunked, idempotent and resumable:
 - chunks of `chunk_size` applications in id order, each in one transaction that locks the batch
   row, so two workers handed the same batch (a redelivered task) take successive chunks and never
   the same one twice;
-- a chunk costs a fixed number of queries, whatever its size: its applications (one query), the
-  ledger rows and awards made of the platforms and models among them (one query each, only for
-  measures with a cumulative cap or a once-only award), the amounts stored for them (one), and
-  at most two statements writing amounts (new ones by COPY on PostgreSQL, changed ones by an
-  insert that updates on conflict); the engine runs in between, in memory;
+- a chunk costs a fixed number of queries, whatever its size: the batch row, locked, with the
+  id of the version in force (one query), its applications with the amounts stored for them
+  (one, one row more than the chunk telling whether more remain), the ledger rows and awards
+  made of the platforms and models among them (one query each, only for measures with a
+  cumulative cap or a once-only award), and at most two statements writing amounts (new ones
+  by COPY on PostgreSQL, changed ones by an insert that updates on conflict); the engine runs
+  in between, in memory, each catalogue version's rules and input schema prepared once for the
+  whole batch (bench/bench_award_batch.py);
 - a `ProvisionalAmount` is written only when something differs from what is stored (the amount,
   eligibility, what limited it, the reasons, the trace or the catalogue version), so a second run
   over unchanged data writes no row at all;
@@ -25,23 +28,30 @@ not read it: an approval computes the final amount afresh under the quota and le
 """
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack, nullcontext
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Sum
+from django.db.models import F, FilteredRelation, OuterRef, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Call, Status
 from measures.engine import AwardResult, AwardRules, compute_award
-from measures.inputs import parse_inputs
+from measures.inputs import InputParser
 from measures.models import MeasureVersion
-from measures.selectors import version_current
+from measures.selectors import version_current, version_current_id_subquery
 from qianhai_grants.errors import DomainError
 from qianhai_grants.money import ZERO
-from reviews.models import AwardBatch, BatchState, ProvisionalAmount, SubjectLedger
+from reviews.models import (
+    AWARD_BATCH_CHUNK_SIZE,
+    AwardBatch,
+    BatchState,
+    ProvisionalAmount,
+    SubjectLedger,
+)
 from reviews.services._common import audit, invalid, require_staff
 
 # Ranked or about to be decided, not yet decided: what a decision meeting will look at.
@@ -60,62 +70,88 @@ def _undecided(call_id: int):
 
 # --- the computation ----------------------------------------------------------------------------
 
-class _Catalogue:
-    """The catalogue versions one chunk needs, each read once: the measure's current version and
-    the versions applications were submitted with. Versions never change once written."""
+class _Version(NamedTuple):
+    """A catalogue version prepared for computing many awards under it."""
 
-    def __init__(self, measure):
-        self.measure_id = measure.pk
-        self.current = version_current(measure=measure)
-        self._versions: dict[int, MeasureVersion] = {}
-        self._rules: dict[int, AwardRules] = {}
-        if self.current is not None:
-            self._versions[self.current.pk] = self.current
+    version: MeasureVersion
+    rules: AwardRules
+    parse: InputParser  # parse_inputs(version.fields, ...), the schema prepared once
+    needs_history: bool  # a cumulative cap or a once-only award: what the subject holds counts
+
+
+class _Catalogue:
+    """The catalogue versions a batch needs, each read once and prepared once: the measure's
+    current version, looked up again for every chunk (a catalogue edit applies from the next
+    chunk on), and the versions applications were submitted with. Versions never change once
+    written, so one catalogue serves every chunk a process runs."""
+
+    def __init__(self, measure_id: int):
+        self.measure_id = measure_id
+        self.current: _Version | None = None
+        self._versions: dict[int, _Version] = {}
+
+    def set_current(self, current: int | MeasureVersion | None) -> None:
+        """The version in force is `current`, or the version of that id (read with the batch's
+        row: the version itself is read only the first time)."""
+        if isinstance(current, MeasureVersion):
+            self._add([current])
+            current = current.pk
+        self.current = None if current is None else self.version(current)
 
     def load(self, version_ids: Iterable[int]) -> None:
         missing = set(version_ids) - set(self._versions)
         if missing:
-            self._versions.update(MeasureVersion.objects.in_bulk(missing))
+            self._add(MeasureVersion.objects.in_bulk(missing).values())
 
-    def version(self, pk: int) -> MeasureVersion:
+    def version(self, pk: int) -> _Version:
         if pk not in self._versions:
             self.load([pk])
         return self._versions[pk]
 
-    def rules(self, version: MeasureVersion) -> AwardRules:
-        if version.pk not in self._rules:
-            self._rules[version.pk] = version.rules()
-        return self._rules[version.pk]
+    def _add(self, versions: Iterable[MeasureVersion]) -> None:
+        for version in versions:
+            if version.pk not in self._versions:
+                self._versions[version.pk] = _Version(
+                    version, version.rules(), InputParser(version.fields),
+                    version.cumulative_cap is not None or bool(version.once_per))
 
 
-@dataclass(frozen=True)
-class _Row:
-    """What the computation reads of an application."""
+class _Row(NamedTuple):
+    """What the computation reads of an application, and what a batch stored for it."""
 
     pk: int
     inputs: dict
     measure_version_id: int
     company_id: int
     subject_key: str
+    stored: tuple | None = None  # the COMPARED values of its ProvisionalAmount, if any
 
 
 ROW_FIELDS = ("pk", "inputs", "measure_version_id", "company_id", "subject_key")
 
 
-def _version_and_values(row: _Row, catalogue: _Catalogue) -> tuple[MeasureVersion, dict]:
+def _rows(call_id: int, after: int, size: int) -> list[_Row]:
+    """The call's undecided applications after the id `after`, in id order, `size` at most,
+    each read with the amount stored for it (a LEFT JOIN, so one query for the chunk; its
+    condition repeats the span of ids, so that the database reads the stored amounts from
+    there on, whichever way it joins them)."""
+    stored = FilteredRelation("provisional", condition=Q(provisional__application_id__gt=after))
+    return [_Row(*values[:5], values[5:] if values[5] is not None else None)
+            for values in _undecided(call_id).filter(pk__gt=after).annotate(stored=stored)
+            .order_by("pk").values_list(*ROW_FIELDS, *(f"stored__{name}" for name in COMPARED))
+            [:size]]
+
+
+def _version_and_values(row: _Row, catalogue: _Catalogue) -> tuple[_Version, dict]:
     """The current version when the inputs parse under it (a catalogue edit applies to every
     undecided application), else the application's own version."""
     current = catalogue.current
     if current is not None:
-        parsed = parse_inputs(current.fields, row.inputs)
+        parsed = current.parse(row.inputs)
         if parsed.ok:
             return current, parsed.values
     own = catalogue.version(row.measure_version_id)
-    return own, parse_inputs(own.fields, row.inputs).values
-
-
-def _needs_history(version: MeasureVersion) -> bool:
-    return version.cumulative_cap is not None or bool(version.once_per)
+    return own, own.parse(row.inputs).values
 
 
 def _held(rows: list[_Row], measure_id: int) -> dict[tuple[int, str], Decimal]:
@@ -147,16 +183,19 @@ def _held(rows: list[_Row], measure_id: int) -> dict[tuple[int, str], Decimal]:
 
 
 def _compute_rows(rows: list[_Row], catalogue: _Catalogue
-                  ) -> list[tuple[_Row, MeasureVersion, AwardResult]]:
+                  ) -> Iterator[tuple[_Row, MeasureVersion, AwardResult]]:
+    """Each row with the version it is computed under and the engine's result, computed as the
+    iterator is consumed (after the versions are chosen and what the subjects hold is read:
+    the queries come first), so that the chunk's rows go to the database as they are made."""
     catalogue.load({row.measure_version_id for row in rows})
     chosen = [(row, *_version_and_values(row, catalogue)) for row in rows]
-    held = _held([row for row, version, _values in chosen if _needs_history(version)],
+    held = _held([row for row, version, _values in chosen if version.needs_history],
                  catalogue.measure_id)
-    return [(row, version, compute_award(
-        catalogue.rules(version), values,
+    return ((row, version.version, compute_award(
+        version.rules, values,
         awarded_to_date=held.get((row.company_id, row.subject_key), ZERO)
-        if _needs_history(version) else ZERO))
-        for row, version, values in chosen]
+        if version.needs_history else ZERO))
+        for row, version, values in chosen)
 
 
 def provisional_compute(application: Application) -> AwardResult:
@@ -164,8 +203,9 @@ def provisional_compute(application: Application) -> AwardResult:
     the ledger; writes nothing)."""
     row = _Row(application.pk, application.inputs, application.measure_version_id,
                application.company_id, application.subject_key)
-    catalogue = _Catalogue(application.call.measure)
-    return _compute_rows([row], catalogue)[0][2]
+    catalogue = _Catalogue(application.call.measure_id)
+    catalogue.set_current(version_current(measure=application.call.measure))
+    return next(_compute_rows([row], catalogue))[2]
 
 
 # --- starting a batch ---------------------------------------------------------------------------
@@ -182,7 +222,8 @@ def _running() -> DomainError:
         "A batch of this call is already running; wait for it to finish."), status=409)
 
 
-def award_batch_create(*, call: Call, chunk_size: int = 500, requested_by=None) -> AwardBatch:
+def award_batch_create(*, call: Call, chunk_size: int = AWARD_BATCH_CHUNK_SIZE,
+                       requested_by=None) -> AwardBatch:
     """A new batch over the call's undecided applications, not yet run. For trusted callers
     (the `award_batch` management command, run by an operator); people go through
     `award_batch_start`. 409 `batch_running` while another batch of the call is unfinished."""
@@ -199,8 +240,8 @@ def award_batch_create(*, call: Call, chunk_size: int = 500, requested_by=None) 
     return batch
 
 
-def award_batch_start(*, by, call: Call, chunk_size: int = 500, enqueue: bool = True
-                      ) -> AwardBatch:
+def award_batch_start(*, by, call: Call, chunk_size: int = AWARD_BATCH_CHUNK_SIZE,
+                      enqueue: bool = True) -> AwardBatch:
     """Staff start a batch; it runs in the background (the `run_award_batch` task, scheduled
     once the batch is committed). 403 for anyone but staff, 409 `batch_running`."""
     require_staff(by)
@@ -218,34 +259,34 @@ def award_batch_start(*, by, call: Call, chunk_size: int = 500, enqueue: bool = 
 # --- running it ---------------------------------------------------------------------------------
 
 def _write(batch: AwardBatch, computed) -> int:
-    """Store what changed; return how many rows were written.
+    """Store what changed of the chunk's `computed` amounts; return how many rows were written.
 
-    The chunk's stored amounts are read in one query and compared in memory, so rows that did
-    not change are not written at all: a second run over unchanged data sends no write, and no
-    row gets a new version (nor a new `batch` or `computed_at`). What is new goes in with one
-    COPY on PostgreSQL (the fastest way in, about half the time of an INSERT built by the ORM
-    for the same rows: bench/bench_award_batch.py); what changed (and, elsewhere, what is new)
-    with one INSERT ... ON CONFLICT (application_id) DO UPDATE."""
-    stored = {values[0]: values[1:] for values in ProvisionalAmount.objects.filter(
-        application_id__in=[row.pk for row, _v, _r in computed]).values_list(
-        "application_id", *COMPARED)}
-    new, changed = [], []
-    for row, version, result in computed:
-        fresh = (version.pk, result.eligible, result.amount, result.capped_by or "",
-                 list(result.reasons), [step.as_dict() for step in result.trace])
-        before = stored.get(row.pk)
-        if before is None:
-            new.append((row.pk, *fresh))
-        elif before != fresh:
-            changed.append((row.pk, *fresh))
+    Each amount is compared in memory with the one stored (read with its application), so
+    rows that did not change are not written at all: a second run over unchanged data sends no
+    write, and no row gets a new version (nor a new `batch` or `computed_at`). What is new goes
+    in with one COPY on PostgreSQL (the fastest way in, about half the time of an INSERT built
+    by the ORM for the same rows: bench/bench_award_batch.py), each row sent as soon as it is
+    computed, so that the database stores the first rows while the next are computed; what
+    changed (and, elsewhere, what is new) with one INSERT ... ON CONFLICT (application_id) DO
+    UPDATE."""
     now = timezone.now()
-    if new and connection.vendor == "postgresql":
-        # Safe as a plain insert: the chunk holds its batch's row lock and a call has one
-        # active batch, so no one else writes these applications' amounts meanwhile.
-        _copy_in(new, batch=batch, now=now)
-        upsert = changed
-    else:
-        upsert = new + changed
+    new, changed = [], []
+    # Safe as a plain insert: the chunk holds its batch's row lock and a call has one active
+    # batch, so no one else writes these applications' amounts meanwhile. Opened lazily: a
+    # chunk with nothing new (a second run) sends no COPY.
+    copy = _LazyCopy(batch=batch, now=now) if connection.vendor == "postgresql" else None
+    with copy or nullcontext():
+        for row, version, result in computed:
+            fresh = (row.pk, version.pk, result.eligible, result.amount, result.capped_by or "",
+                     list(result.reasons), [step.as_dict() for step in result.trace])
+            if row.stored is None:
+                if copy is None:
+                    new.append(fresh)
+                else:
+                    copy.add(fresh)
+            elif row.stored != fresh[1:]:
+                changed.append(fresh)
+    upsert = new + changed
     if upsert:
         ProvisionalAmount.objects.bulk_create(
             [ProvisionalAmount(application_id=pk, measure_version_id=version_id,
@@ -253,22 +294,51 @@ def _write(batch: AwardBatch, computed) -> int:
                                reasons=reasons, trace=trace, batch=batch, computed_at=now)
              for pk, version_id, eligible, amount, capped_by, reasons, trace in upsert],
             update_conflicts=True, unique_fields=["application"], update_fields=UPSERT_FIELDS)
-    return len(new) + len(changed)
+    return len(upsert) + (copy.count if copy is not None else 0)
 
 
-def _copy_in(rows: list[tuple], *, batch: AwardBatch, now) -> None:
-    """COPY new provisional amounts into their table (PostgreSQL), in the current transaction.
-    JSON goes as text, encoded as the model's JSONFields encode it (plain `json.dumps`)."""
-    meta = ProvisionalAmount._meta
-    names = ("application", *(name.removesuffix("_id") for name in COMPARED), "batch",
-             "computed_at")
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-        for pk, version_id, eligible, amount, capped_by, reasons, trace in rows:
-            copy.write_row((pk, version_id, eligible, amount, capped_by, json.dumps(reasons),
-                            json.dumps(trace), batch.pk, now))
+# `json.dumps` as the JSONFields encode, without looking for cycles (a trace has none).
+_to_json = json.JSONEncoder(check_circular=False).encode
+
+
+class _LazyCopy:
+    """A COPY of new provisional amounts into their table (PostgreSQL), in the current
+    transaction, begun with the first row `add`ed; ended (and its rows checked) on leaving the
+    `with` block. JSON goes as text, encoded as the model's JSONFields encode it (plain
+    `json.dumps`)."""
+
+    def __init__(self, *, batch: AwardBatch, now):
+        self.batch_id, self.now = batch.pk, now
+        self.count = 0
+        self._stack = ExitStack()
+        self._write_row = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return self._stack.__exit__(*exc_info)
+
+    def add(self, row: tuple) -> None:
+        """One row: the application id and the COMPARED values."""
+        if self._write_row is None:
+            self._write_row = self._begin()
+        pk, version_id, eligible, amount, capped_by, reasons, trace = row
+        self._write_row((pk, version_id, eligible, amount, capped_by,
+                         _to_json(reasons) if reasons else "[]", _to_json(trace),
+                         self.batch_id, self.now))
+        self.count += 1
+
+    def _begin(self):
+        meta = ProvisionalAmount._meta
+        names = ("application", *(name.removesuffix("_id") for name in COMPARED), "batch",
+                 "computed_at")
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+        cursor = self._stack.enter_context(connection.cursor())
+        copy = self._stack.enter_context(cursor.cursor.copy(
+            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"))
+        return copy.write_row
 
 
 def award_batch_run_chunk(*, batch_id: int) -> bool:
@@ -277,8 +347,12 @@ def award_batch_run_chunk(*, batch_id: int) -> bool:
 
     A finished batch is left alone (False). A failure other than a lost database connection
     marks the batch failed, with the error, and is raised again."""
+    return _chunk(batch_id, None)
+
+
+def _chunk(batch_id: int, catalogue: _Catalogue | None) -> bool:
     try:
-        return _run_chunk(batch_id)
+        return _run_chunk(batch_id, catalogue)
     except OperationalError:
         raise  # the database went away: the task retries the chunk, nothing of it was kept
     except Exception as exc:
@@ -286,28 +360,32 @@ def award_batch_run_chunk(*, batch_id: int) -> bool:
         raise
 
 
-def _run_chunk(batch_id: int) -> bool:
+def _run_chunk(batch_id: int, catalogue: _Catalogue | None) -> bool:
     with transaction.atomic():
-        # Only the batch row is locked, not the call or the measure read with it.
-        batch = (AwardBatch.objects.select_for_update(of=("self",))
-                 .select_related("call__measure", "requested_by").get(pk=batch_id))
+        # Only the batch row is locked; read with it, the id of the measure's version in force.
+        batch = (AwardBatch.objects.select_for_update(of=("self",)).annotate(
+            measure_id=F("call__measure_id"),
+            current_version_id=version_current_id_subquery(measure_id=OuterRef("measure_id")),
+        ).get(pk=batch_id))
         if batch.state in (BatchState.DONE, BatchState.FAILED):
             return False
-        rows = [_Row(*values) for values in _undecided(batch.call_id)
-                .filter(pk__gt=batch.last_application_id).order_by("pk")
-                .values_list(*ROW_FIELDS)[:batch.chunk_size]]
+        size = batch.chunk_size
+        # One row more than the chunk: whether more remain, without a query of its own.
+        rows = _rows(batch.call_id, batch.last_application_id, size + 1)
+        more = len(rows) > size
+        del rows[size:]
         now = timezone.now()
         if batch.state == BatchState.PENDING:
             batch.state, batch.started_at = BatchState.RUNNING, now
         if rows:
-            computed = _compute_rows(rows, _Catalogue(batch.call.measure))
-            batch.changed += _write(batch, computed)
+            if catalogue is None or catalogue.measure_id != batch.measure_id:
+                catalogue = _Catalogue(batch.measure_id)
+            catalogue.set_current(batch.current_version_id)
+            batch.changed += _write(batch, _compute_rows(rows, catalogue))
             batch.processed += len(rows)
             batch.last_application_id = rows[-1].pk
             # Applications accepted while the batch runs are counted when reached.
             batch.total = max(batch.total, batch.processed)
-        more = bool(rows) and _undecided(batch.call_id).filter(
-            pk__gt=batch.last_application_id).exists()
         if not more:
             batch.state, batch.finished_at = BatchState.DONE, now
             batch.total = batch.processed
@@ -320,10 +398,12 @@ def _run_chunk(batch_id: int) -> bool:
 
 
 def award_batch_run(*, batch_id: int, progress=None) -> AwardBatch:
-    """Run the batch's chunks until none remains (in this process); `progress(batch)` is called
-    after each chunk."""
+    """Run the batch's chunks until none remains (in this process, reading each catalogue
+    version once for all of them); `progress(batch)` is called after each chunk."""
+    catalogue = _Catalogue(AwardBatch.objects.values_list("call__measure_id", flat=True)
+                           .get(pk=batch_id))
     while True:
-        more = award_batch_run_chunk(batch_id=batch_id)
+        more = _chunk(batch_id, catalogue)
         if progress is not None:
             progress(AwardBatch.objects.get(pk=batch_id))
         if not more:

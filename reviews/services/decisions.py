@@ -4,7 +4,8 @@ and release a decision that is undone.
 The limits hold in PostgreSQL whatever the interleaving of requests (DESIGN rule 5):
 - an annual quota (MEASURES.md, demo-project: at most 10 a funding year) is taken by one
   conditional UPDATE of the measure's `QuotaCounter` row (`used < quota`), which PostgreSQL
-  re-checks after any concurrent update of the row commits; a check constraint backs it;
+  re-checks after any concurrent update of the row commits; a check constraint backs it; a
+  request that finds the counter full as last committed is refused without taking the row;
 - a cumulative cap (compute-platform: 20,000,000.00 per platform over all years) and a one-time
   award (industry-llm) are computed under a row lock of the subject's `SubjectLedger` row, from
   what that row already holds, and written back in the same transaction; check constraints back
@@ -79,13 +80,24 @@ def _room(quota: int) -> dict:
     return {"used__lt": quota}
 
 
-def quota_take(*, measure, funding_year: int, quota: int) -> bool:
+def _room_shown(counter: QuotaCounter, quota: int) -> bool:
+    """Whether the counter as last committed shows a free slot. A read, not a reservation: a
+    service may refuse at once when it shows none, never take a slot on its word. Such a
+    refusal is the conditional UPDATE's answer too, unless a transaction releasing a slot
+    commits meanwhile (the UPDATE would have waited for it): the request is then answered as
+    if it had come just before the release."""
+    return counter.used < quota
+
+
+def quota_take(*, measure, funding_year: int, quota: int, counter_read: bool = False) -> bool:
     """Take one slot of the annual quota, atomically: False when none is left.
 
     The quota in force (the catalogue version's) is written with the slot, so a catalogue edit
     of the quota applies from the next decision on. The check constraint `used <= quota` is the
-    last line: should the condition ever be missed, the database refuses the update."""
-    _quota_counter(measure=measure, funding_year=funding_year, quota=quota)
+    last line: should the condition ever be missed, the database refuses the update.
+    `counter_read`: the caller read (or made) the counter row already in this transaction."""
+    if not counter_read:
+        _quota_counter(measure=measure, funding_year=funding_year, quota=quota)
     try:
         with transaction.atomic():
             return QuotaCounter.objects.filter(
@@ -198,17 +210,27 @@ def application_approve(*, by, application: Application, amount=None, reason: st
 
 def _approve(*, by, application, amount=None, reason="", role=STAFF) -> Application:
     with transaction.atomic():
-        locked = Application.objects.select_for_update().select_related(
-            "call__measure", "company", "measure_version").get(pk=application.pk)
+        # The application's row only (`of`): a plain FOR UPDATE would lock the joined call,
+        # measure and company rows as well, and every approval of the call, refusals included,
+        # would queue there from its first statement to the commit of the one before.
+        locked = Application.objects.select_for_update(of=("self",)).select_related(
+            "call__measure", "company", "measure_version", "assessment").get(pk=application.pk)
         if locked.status not in DECIDABLE:
             raise DomainError("invalid_transition", _(
                 "An application that is %(status)s cannot be approved.") % {
                 "status": Status(locked.status).label}, status=409)
         version = locked.measure_version
         measure, year = locked.call.measure, locked.call.funding_year
-        if version.annual_quota is not None and not quota_take(
-                measure=measure, funding_year=year, quota=version.annual_quota):
-            raise _refused(ANNUAL_QUOTA_FULL)
+        quota = version.annual_quota
+        if quota is not None:
+            counter = _quota_counter(measure=measure, funding_year=year, quota=quota)
+            if not _room_shown(counter, quota):
+                # Full as last committed: refused at once, without queueing for the row.
+                raise _refused(ANNUAL_QUOTA_FULL)
+            # From here to the commit, the counter row is held: the writes below only.
+            if not quota_take(measure=measure, funding_year=year, quota=quota,
+                              counter_read=True):
+                raise _refused(ANNUAL_QUOTA_FULL)
         ledger = None
         awarded_to_date = ZERO
         if locked.subject_key and (version.cumulative_cap is not None or version.once_per):
@@ -228,12 +250,15 @@ def _approve(*, by, application, amount=None, reason="", role=STAFF) -> Applicat
                 "award_kind": version.award_kind, "annual_quota": version.annual_quota},
             inputs=locked.inputs, trace=trace,
             score=assessment.score if assessment is not None else None, decided_by=by)
-        locked.amount = final
-        locked.save(update_fields=["amount", "updated_at"])
         audit(action="approved", by=by, application=locked, reason=reason, data={
             "amount": f"{final:f}", "award": award.pk, "version": version.number})
+        locked.amount = final
+        # The amount and the status in one UPDATE, under the lock already held; the notice is
+        # keyed on the status event kept on `proposed`, with the call, measure and company
+        # read above (nothing is read again).
         proposed = application_transition(application=locked, to=Status.PROPOSED, by=by,
-                                          role=role, reason=reason)
+                                          role=role, reason=reason, locked=True,
+                                          save_fields=("amount",))
         notify_status_change(event=Event.PROPOSED, application=proposed, amount=final)
         return proposed
 

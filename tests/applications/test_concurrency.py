@@ -91,3 +91,53 @@ def test_two_simultaneous_registrations_of_one_number_make_one_company(catalogue
     assert (refused[0].status, list(refused[0].fields)) == (400, ["registration_number"])
     assert Company.objects.filter(registration_number=VALID_USCC).count() == 1
     assert Membership.objects.filter(role="owner").count() == 1  # no owner of a lost company
+
+
+@pytest.mark.parametrize("row", ["call", "measure", "company"])
+def test_a_submission_locks_its_draft_not_the_rows_read_with_it(catalogue, row, settings,
+                                                                 tmp_path):
+    """Another transaction holding the call, the measure or the company (as an edit of it
+    does) does not hold up a submission: only the draft's row is locked, so the submissions to
+    one call do not queue one behind the other."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import transaction
+
+    from applications.models import Call, Status
+    from measures.models import Measure
+    from tests.factories import tiny_pdf
+
+    settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
+    company = CompanyFactory(registration_number=uscc(61))
+    owner = company.created_by
+    call = open_call("demo-project")
+    draft, _ = services.application_create(by=owner, call=call, company=company,
+                                           inputs=DEMO_PROJECT_INPUTS)
+    for document in draft.measure_version.documents:
+        services.attachment_add(by=owner, application=draft, kind=document["kind"],
+                                upload=SimpleUploadedFile("x.pdf", tiny_pdf()))
+    model, pk = {"call": (Call, call.pk), "measure": (Measure, call.measure_id),
+                 "company": (Company, company.pk)}[row]
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                # What an UPDATE of the row takes (FOR NO KEY UPDATE), held until released.
+                list(model.objects.select_for_update(no_key=True).filter(pk=pk))
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            submitted = services.application_submit(by=owner, application=draft)
+        assert submitted.status == Status.SUBMITTED
+    finally:
+        release.set()
+        holder.join(timeout=30)

@@ -407,3 +407,75 @@ def test_a_returned_application_can_be_resubmitted_after_the_call_closed(catalog
 
     assert resubmitted.status == Status.SUBMITTED
     assert resubmitted.revisions.count() == 2
+
+
+# ---------------------------------------------------------------- what a submission reads, writes
+
+def test_a_duplicate_caught_by_the_database_alone_changes_nothing(owner, company, monkeypatch):
+    """The stored inputs name a platform another active application of the company already
+    holds in the call: with the service's check off, the unique constraint refuses the UPDATE,
+    and the whole submission goes (revision, event, notices), answered as a duplicate."""
+    from applications import selectors
+    from notices.models import Notice
+
+    call = open_call("compute-platform")
+    documents = ("consent_letter", "audited_investment_report")
+    draft_of(owner, company, call, inputs=PLATFORM, documents=documents)
+    other = draft_of(owner, company, call, documents=documents,
+                     inputs={**PLATFORM, "platform_name": "前海智算二号"})
+    Application.objects.filter(pk=other.pk).update(inputs={**other.inputs, **{
+        "platform_name": "前海智算一号"}})  # edited past the check, as a race would
+    monkeypatch.setattr(selectors, "active_duplicate_exists", lambda **kwargs: False)
+    before = unchanged(other)
+
+    error = refused(lambda: services.application_submit(by=owner, application=other))
+
+    assert (error.status, error.code) == (409, "duplicate_application")
+    assert unchanged(other) == before
+    assert not Notice.objects.filter(key__contains=f"application-{other.pk}:").exists()
+
+
+def test_a_submission_reads_each_row_once(owner, ready):
+    """The company's members (who may submit, who hears of it) in one read; the locked draft
+    with its call, measure, company and rules (and the id of the version in force) in one; the
+    documents once; revision, event and one UPDATE of the draft; the notices inserted. Not read
+    again: the members, the draft, its status event, call, measure or company."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        services.application_submit(by=owner, application=ready)
+
+    statements = [q["sql"] for q in captured.captured_queries]
+    reads = [s for s in statements if s.startswith("SELECT")]
+    application_reads = [s for s in reads if s.startswith(
+        'SELECT "applications_application"."id"')]
+    assert len(application_reads) == 1
+    assert not [s for s in reads if 'FROM "applications_statusevent"' in s]
+    assert not [s for s in reads if s.startswith(('SELECT "applications_call"',
+                                                  'SELECT "applications_company"',
+                                                  'SELECT "measures_measure'))]
+    assert len([s for s in statements if s.startswith('UPDATE "applications_application"')]) \
+        == 1
+    assert len([s for s in reads if 'FROM "applications_attachment"' in s]) == 1
+    assert len([s for s in reads if 'FROM "applications_membership"' in s]) == 1
+    assert not [s for s in reads if s.startswith('SELECT "auth_user"')]
+
+
+def test_a_submission_under_a_newer_version_reads_that_version(owner, ready):
+    """The version in force is read with the draft; only when it is not the one the draft
+    holds is it read whole (see test_a_draft_is_submitted_under_the_version_in_force)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    measure = Measure.objects.get(code="demo-project")
+    current = version_current(measure=measure)
+    newer = measure_version_create(
+        measure=measure, rules={**{k: getattr(current, k) for k in RULE_KEYS},
+                                "rate": Decimal("0.12")},
+        reason="test", effective_from=timezone.now())
+    with CaptureQueriesContext(connection) as captured:
+        submitted = services.application_submit(by=owner, application=ready)
+    assert submitted.measure_version == newer
+    assert len([q for q in captured.captured_queries
+                if q["sql"].startswith('SELECT "measures_measureversion"')]) == 1

@@ -666,3 +666,22 @@ def test_the_engine_never_branches_on_a_measure_code():
     for name in ("prior_year_actual_investment", "total_investment", "market_cases",
                  "actual_investment", "evtol_route_opened", "lead_type"):
         assert name not in source, name
+
+
+def test_a_trace_step_as_json_keeps_plain_values_and_writes_the_others_as_text():
+    step = engine.TraceStep("condition", {
+        "field": "total_investment", "value": Decimal("100000000.00"), "actual": 3,
+        "holds": False, "reason": None, "on": date(2025, 12, 31),
+        "values": [Decimal("1.50"), date(2026, 1, 2), "a", [Decimal("2")]]})
+    assert step.as_dict() == {
+        "step": "condition", "field": "total_investment", "value": "100000000.00",
+        "actual": 3, "holds": False, "reason": None, "on": "2025-12-31",
+        "values": ["1.50", "2026-01-02", "a", ["2"]]}
+    assert list(step.as_dict()) == ["step", *step.data]
+
+
+def test_rules_read_what_they_need_once_and_stay_equal_to_rules_alike():
+    rules, alike = rules_for("demo-project"), rules_for("demo-project")
+    assert rules.needed_fields == ("actual_investment",) and rules.is_configured
+    assert rules == alike and hash(rules) == hash(alike)  # the cache is not part of them
+    assert compute_award(rules, {}) == compute_award(alike, {})

@@ -2,12 +2,14 @@
 
 import importlib
 import importlib.util
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.apps import apps
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
+from django.db import connection
 from django.utils import timezone
 
 from notices import services, tasks
@@ -103,6 +105,76 @@ def test_a_chunk_that_runs_out_of_time_hands_the_rest_back_unattempted(db, monke
     rest = Notice.objects.filter(pk__in=[notices[1].pk, notices[2].pk])
     assert {(n.state, n.attempts, n.claimed_at) for n in rest} == {(State.PENDING, 0, None)}
     assert queued == [[notices[1].pk, notices[2].pk]]
+
+
+def test_a_task_claims_its_notices_a_few_at_a_time(db, monkeypatch):
+    """A task of many notices holds at most CLAIM_CHUNK of them `sending` at any moment: a
+    worker that dies leaves only those waiting for the claim timeout, the rest pending."""
+    monkeypatch.setattr(services, "CLAIM_CHUNK", 2)
+    notices = sorted(pending_emails(*(person("en") for _ in range(5))), key=lambda n: n.pk)
+    send = EmailBackend.send_messages
+    seen = []
+
+    def watching_send(backend, messages):
+        seen.append(Counter(Notice.objects.filter(channel=Channel.EMAIL)
+                            .values_list("state", flat=True)))
+        return send(backend, messages)
+
+    monkeypatch.setattr(EmailBackend, "send_messages", watching_send)
+    outcome = services.notices_deliver(notice_ids=[n.pk for n in notices])
+
+    assert outcome == dict.fromkeys((n.pk for n in notices), State.SENT)
+    # While each mail leaves: the claimed ones of its pair `sending`, the rest pending or sent.
+    assert seen == [
+        Counter({State.SENDING: 2, State.PENDING: 3}),
+        Counter({State.SENT: 1, State.SENDING: 1, State.PENDING: 3}),
+        Counter({State.SENT: 2, State.SENDING: 2, State.PENDING: 1}),
+        Counter({State.SENT: 3, State.SENDING: 1, State.PENDING: 1}),
+        Counter({State.SENT: 4, State.SENDING: 1}),
+    ]
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(n.recipient.email for n in notices)
+
+
+def test_out_of_time_between_claims_the_unclaimed_notices_go_to_another_task(db, monkeypatch):
+    monkeypatch.setattr(services, "CLAIM_CHUNK", 2)
+    notices = sorted(pending_emails(*(person("en") for _ in range(5))), key=lambda n: n.pk)
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+
+    outcome = services.notices_deliver(notice_ids=[n.pk for n in notices],
+                                       budget=timedelta(0))
+
+    # The first is sent; its claimed partner is given back, and the three never claimed stay
+    # pending, untouched: all four go to one task of their own.
+    assert [m.to for m in mail.outbox] == [[notices[0].recipient.email]]
+    rest = [n.pk for n in notices[1:]]
+    assert outcome == {notices[0].pk: State.SENT, **dict.fromkeys(rest, State.PENDING)}
+    assert queued == [rest]
+    assert set(Notice.objects.filter(pk__in=rest).values_list(
+        "state", "attempts", "claimed_at")) == {(State.PENDING, 0, None)}
+
+
+def test_a_default_task_takes_a_whole_transaction_of_a_hundred_notices(
+        db, monkeypatch, django_capture_on_commit_callbacks):
+    queued = []
+    monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        notices = pending_emails(*(person("en") for _ in range(services.DELIVERY_CHUNK)))
+    assert services.DELIVERY_CHUNK >= 4 * services.CLAIM_CHUNK
+    assert queued == [sorted(n.pk for n in notices)]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_the_sent_mark_is_a_statement_prepared_once_per_connection(db):
+    notices = pending_emails(*(person("en") for _ in range(3)))
+    services.notices_deliver(notice_ids=[n.pk for n in notices])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert [sql for sql in prepared if sql.startswith('UPDATE "notices_notice"')] == [
+        services._mark_sent_sql().replace("%s", "$1", 1).replace("%s", "$2", 1)
+        .replace("%s", "$3", 1).replace("%s", "$4", 1).replace("%s", "$5", 1)]
+    assert Notice.objects.filter(pk__in=[n.pk for n in notices], state=State.SENT).count() == 3
 
 
 def test_backoff_doubles_and_after_six_attempts_the_notice_fails(db, refusing):
@@ -258,13 +330,13 @@ def test_the_scan_enqueues_due_notices_in_chunks_and_those_of_dead_workers_one_b
                                               claimed_at=now - timedelta(minutes=15))
     queued = []
     monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+    monkeypatch.setattr(services, "DELIVERY_CHUNK", 25)  # the 28 others: two tasks
 
     assert services.notices_requeue_stuck(now=now) == 30
 
     # One of them may be what killed the worker: alone in its task, it can stop only itself.
     others = [n.pk for n in notices[2:]]
-    assert queued == [[dead[0]], [dead[1]], others[:services.DELIVERY_CHUNK],
-                      others[services.DELIVERY_CHUNK:]]
+    assert queued == [[dead[0]], [dead[1]], others[:25], others[25:]]
 
 
 def test_the_beat_schedule_runs_the_scans(settings):

@@ -155,6 +155,7 @@ def test_a_transactions_emails_go_to_celery_after_its_commit_in_chunks(
     people = [person("en") for _ in range(40)]
     queued = []
     monkeypatch.setattr(tasks.deliver_notices, "delay", queued.append)
+    monkeypatch.setattr(services, "DELIVERY_CHUNK", 25)  # 40 emails: two tasks
 
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         # Two events in one transaction (as a 公示 tells every company in it).
@@ -206,3 +207,24 @@ def test_company_people_and_staff_people(catalogue):
     assert gone not in company_people(company)
     staff = staff_user()
     assert list(staff_people()) == [staff]
+
+
+def test_a_status_change_notified_twice_is_written_once_and_keyed_on_its_event(
+        catalogue, django_capture_on_commit_callbacks):
+    """`notify_status_change` right after a transition uses the event the transition kept
+    (no lookup before the insert); called again for the same event, it writes nothing new."""
+    from applications.models import StatusEvent
+
+    application = application_in(Status.SUBMITTED)
+    staff = staff_user()
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        accepted = portal.application_transition(application=application, to=Status.ACCEPTED,
+                                                 by=staff, role="staff")
+        first = services.notify_status_change(event=Event.ACCEPTED, application=accepted)
+        again = services.notify_status_change(event=Event.ACCEPTED, application=accepted)
+    event = StatusEvent.objects.get(application=application, to_status=Status.ACCEPTED)
+    assert accepted.transition_event == event
+    assert sorted(n.pk for n in again) == sorted(n.pk for n in first)
+    assert Notice.objects.filter(event=Event.ACCEPTED).count() == 2  # email and in-app, once
+    assert {n.key.split(":")[2] for n in first} == {f"e{event.pk}"}
+    assert len(mail.outbox) == 1

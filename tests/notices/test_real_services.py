@@ -50,7 +50,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CELERY = Path(sys.executable).parent / "celery"
 NOTICES = 1000
 BATCH = 100  # recipients per transaction, handed to Celery in chunks of DELIVERY_CHUNK
-KILL_AFTER = 160  # sent notices: the first worker is killed in the middle of a chunk
+KILL_AFTER = 160  # sent notices: the first worker is killed in the middle of a task
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\s]+>)", re.MULTILINE | re.IGNORECASE)
 CLOSING = {"call_id": 1, "measure_code": "demo-project", "funding_year": 2026, "drafts": 1,
            "measure_names": {"zh-hans": "示范项目", "zh-hant": "示範項目", "en": "Demo projects"},
@@ -264,10 +264,10 @@ def test_a_worker_killed_mid_delivery_of_1000_notices_leaves_each_delivered_exac
             at_kill = email_states()
             stuck = set(Notice.objects.filter(channel=Channel.EMAIL, state=State.SENDING)
                         .values_list("key", flat=True))
-            # Killed in the middle: some sent, not all; a solo worker holds one chunk at a time
+            # Killed in the middle: some sent, not all; a solo worker holds one claim at a time
             # (its claimed notices not yet marked sent, at most one of them mailed).
             assert KILL_AFTER <= at_kill[State.SENT] < NOTICES, at_kill
-            assert len(stuck) <= services.DELIVERY_CHUNK, at_kill
+            assert len(stuck) <= services.CLAIM_CHUNK, at_kill
 
             # A minute after the claim timeout, the beat scan frees the dead worker's claim and
             # enqueues every notice not sent (the killed worker's own chunk was taken from the

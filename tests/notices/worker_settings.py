@@ -1,4 +1,5 @@
-"""Settings of a real Celery worker started by the real-services tests and the notices benchmark.
+"""Settings of a real Celery worker started by the real-services tests and the notices benchmark
+(and of bench/bench_submission.py, which hands its tasks to the broker with no worker).
 
 The test settings, except that tasks go through a broker (not eagerly), to the database, queue
 and mail folder the starting process names in the environment:

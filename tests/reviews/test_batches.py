@@ -386,6 +386,20 @@ def test_staff_start_a_batch_and_follow_its_progress(demo_call, staff, client_fo
         "percent": 100}
 
 
+def test_without_a_chunk_size_a_batch_takes_the_default_everywhere(demo_call, staff,
+                                                                    client_for):
+    from reviews.models import AWARD_BATCH_CHUNK_SIZE
+
+    assert AWARD_BATCH_CHUNK_SIZE == 2000
+    assert batches.award_batch_create(call=demo_call).chunk_size == AWARD_BATCH_CHUNK_SIZE
+    AwardBatch.objects.all().delete()
+    response = client_for(staff).post(f"/api/v1/calls/{demo_call.pk}/award-batches/")
+    assert response.json()["chunk_size"] == AWARD_BATCH_CHUNK_SIZE
+    AwardBatch.objects.all().delete()
+    call_command("award_batch", str(demo_call.pk), stdout=io.StringIO())
+    assert AwardBatch.objects.get().chunk_size == AWARD_BATCH_CHUNK_SIZE
+
+
 def test_the_api_refuses_a_second_batch_while_one_runs(demo_call, staff, client_for):
     client = client_for(staff)
     assert client.post(f"/api/v1/calls/{demo_call.pk}/award-batches/").status_code == 202

@@ -48,6 +48,7 @@ def race(count: int, work) -> list:
 def guard(request, monkeypatch):
     if request.param == "database constraint alone":
         monkeypatch.setattr(decisions, "_room", lambda quota: {})
+        monkeypatch.setattr(decisions, "_room_shown", lambda counter, quota: True)
         monkeypatch.setattr(decisions, "_ledger_row",
                             lambda keys: SubjectLedger.objects.get(**keys))
     return request.param
@@ -123,3 +124,46 @@ def test_concurrent_tranches_never_pay_more_than_the_award(demo_call):
     assert {o.code for o in outcomes if isinstance(o, DomainError)} == {"payment_exceeds_award"}
     award.refresh_from_db()
     assert award.paid == Decimal("1500000.00")
+
+
+@pytest.mark.parametrize("row", ["call", "measure", "company"])
+def test_an_approval_locks_its_application_not_the_rows_read_with_it(catalogue, row):
+    """Another transaction holding the call, the measure or the company (as an edit of it
+    does) does not hold up an approval: only the application's row is locked, so approvals
+    of one call queue on the quota counter alone, not from their first statement."""
+    from applications.models import Call, Company
+    from measures.models import Measure
+
+    staff = staff_user()
+    call = open_call("demo-project", funding_year=2050)
+    application = reviewed(call)
+    model, pk = {"call": (Call, call.pk), "measure": (Measure, call.measure_id),
+                 "company": (Company, application.company_id)}[row]
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                # What an UPDATE of the row takes (FOR NO KEY UPDATE), held until released.
+                list(model.objects.select_for_update(no_key=True).filter(pk=pk))
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=10)
+        from django.db import transaction
+
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            proposed = decisions.application_approve(by=staff, application=application)
+        assert proposed.status == Status.PROPOSED
+    finally:
+        release.set()
+        holder.join(timeout=30)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy
 
 from applications.models import Call
 from qianhai_grants.errors import DomainError
+from reviews.models import AWARD_BATCH_CHUNK_SIZE
 from reviews.services.batches import award_batch_active, award_batch_create, award_batch_run
 
 BAR_WIDTH = 30
@@ -26,8 +27,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("call_id", type=int)
-        parser.add_argument("--chunk-size", type=int, default=500,
-                            help=gettext_lazy("Applications per transaction (default 500)."))
+        parser.add_argument("--chunk-size", type=int, default=AWARD_BATCH_CHUNK_SIZE,
+                            help=gettext_lazy("Applications per transaction (default "
+                                              "%(default)s)."))
         parser.add_argument("--resume", action="store_true",
                             help=gettext_lazy("Go on with the call's unfinished batch (one "
                                               "whose process was stopped) instead of "
