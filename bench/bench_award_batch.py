@@ -2,8 +2,10 @@
 amounts, on PostgreSQL.
 
 The batch (`reviews.services.batches.award_batch_run`) parses every application's inputs, runs the
-engine, keeps its trace and writes a `ProvisionalAmount` row per application, in chunks of 500
-(the default), each chunk committed, as it runs in production. The baseline is one statement
+engine, keeps its trace and writes a `ProvisionalAmount` row per application, in chunks of the
+default size (`reviews.models.AWARD_BATCH_CHUNK_SIZE`), each chunk committed, as it runs in
+production. Every application's inputs are its own (100,000 different investments): nothing is
+computed once for several. The baseline is one statement
 computing the demo-project amounts (MEASURES.md 3.2: 10% of the actual investment, at most
 2,000,000.00) from the same catalogue version's rate and cap,
 `LEAST(ROUND(rate * (inputs->>'actual_investment')::numeric, 2), cap)`, timed two ways: as an
@@ -22,8 +24,8 @@ edit are committed there and deleted at the end):
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/qianhai_grants_bench \\
         .venv/bin/python bench/bench_award_batch.py
 
-BENCH_N sets the number of applications, BENCH_CHUNK the chunk size; BENCH_RECORD=0 skips
-appending the figures to bench/RESULTS.md.
+BENCH_N sets the number of applications, BENCH_CHUNK the chunk size (default: the batch's
+default); BENCH_RECORD=0 skips appending the figures to bench/RESULTS.md.
 """
 
 import os
@@ -37,7 +39,7 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100000"))
-CHUNK = int(os.environ.get("BENCH_CHUNK", "500"))
+CHUNK = int(os.environ.get("BENCH_CHUNK", "0"))  # 0: the default, as production runs it
 SLICE = 2000  # rows per transaction when making and removing the data
 SQL_AMOUNT = "LEAST(ROUND(%s * (inputs ->> %s)::numeric, 2), %s)"
 
@@ -179,9 +181,18 @@ def run_batch(call) -> tuple[object, float]:
     from reviews.services.batches import award_batch_create, award_batch_run
 
     start = time.perf_counter()
-    batch = award_batch_create(call=call, chunk_size=CHUNK)
+    batch = (award_batch_create(call=call, chunk_size=CHUNK) if CHUNK
+             else award_batch_create(call=call))
     done = award_batch_run(batch_id=batch.pk)
     return done, time.perf_counter() - start
+
+
+def machine(before: float) -> str:
+    """The load of the machine (1-minute average) before and after the run, and whether other
+    work was running: figures taken on a busy machine are lower than the code can do."""
+    after = os.getloadavg()[0]
+    busy = "busy" if before >= 1.0 else "quiet"
+    return f"load {before:.2f} before, {after:.2f} after: {busy}"
 
 
 def record(line: str) -> None:
@@ -240,6 +251,7 @@ def measure() -> dict:
         figures["differ"], figures["missing"] = differing(expected, got, inserted)
         figures["count"] = len(expected)
         figures["written"], figures["rewritten"] = batch.changed, again.changed
+        figures["chunk"] = batch.chunk_size
         figures["capped"] = sum(1 for amount in got.values() if amount == version.per_award_cap)
         edited.append(edit_rate(call))
         after_edit, figures["edit"] = run_batch(call)
@@ -257,17 +269,19 @@ def main():
     from django.core.management import call_command
     from django.db import connection
 
+    load = os.getloadavg()[0]
     call_command("migrate", verbosity=0)
     call_command("load_measures", verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
     f = measure()
     identical = (f["differ"] == 0 and f["missing"] == 0 and f["count"] == N
                  and f["edit_differ"] == 0 and f["edit_missing"] == 0)
     write_ratio, select_ratio = f["batch"] / f["insert"], f["batch"] / f["select"]
+    chunk = f["chunk"]
     print(f"applications: {N:,} of one demo-project call ({f['capped']:,} at the cap), "
           f"made in {f['setup']:.1f} s")
     print(f"SQL SELECT computing the amounts    : {f['select']:8.3f} s")
     print(f"SQL INSERT ... SELECT writing them  : {f['insert']:8.3f} s")
-    print(f"{f'award batch (chunks of {CHUNK})':36}: {f['batch']:8.3f} s "
+    print(f"{f'award batch (chunks of {chunk})':36}: {f['batch']:8.3f} s "
           f"({N / f['batch']:,.0f} applications/s, {f['written']:,} rows written)")
     print(f"second batch over the same data     : {f['again']:8.3f} s "
           f"({f['rewritten']:,} rows written)")
@@ -278,9 +292,11 @@ def main():
     print(f"identical amounts                   : {'yes' if identical else 'NO'} "
           f"({f['differ']} differ, {f['missing']} missing; after the edit "
           f"{f['edit_differ']} differ, {f['edit_missing']} missing)")
+    print(f"machine                             : {machine(load)}")
     record(f"| {date.today().isoformat()} | `bench/bench_award_batch.py` ({os.cpu_count()} cores, "
+           f"{machine(load)}; "
            f"PostgreSQL {connection.pg_version // 10000}, {N:,} demo-project applications, "
-           f"chunks of {CHUNK}) | award batch {f['batch']:.2f} s ({f['written']:,} rows written "
+           f"chunks of {chunk}) | award batch {f['batch']:.2f} s ({f['written']:,} rows written "
            f"with their trace; again over the same data {f['again']:.2f} s, {f['rewritten']} "
            f"written; after a catalogue edit {f['edit']:.2f} s, {f['edit_written']:,} "
            f"rewritten); one SQL statement: INSERT ... SELECT of the same amounts "
