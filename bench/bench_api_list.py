@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "600"))
 ROUNDS, CONNECTIONS, PAGE = 3, 2, 50
@@ -36,6 +38,7 @@ ROUNDS, CONNECTIONS, PAGE = 3, 2, 50
 # The loader, run in its own process: N requests over CONNECTIONS keep-alive connections.
 LOADER = r"""
 import http.client, json, sys, threading, time
+
 port, path, token = sys.argv[1], sys.argv[2], sys.argv[3]
 n, connections = int(sys.argv[4]), int(sys.argv[5])
 errors = []
@@ -118,13 +121,6 @@ def load(port: int, path: str, token: str) -> float:
     if result["errors"]:
         sys.exit(f"{path}: {result['errors']} bad answers, first {result['first_error']}")
     return result["rate"]
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def main():

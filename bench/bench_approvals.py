@@ -57,6 +57,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "20"))
 WARM = os.environ.get("BENCH_WARM", "1") != "0"
@@ -204,13 +206,6 @@ def concurrent_round(staff, applications, warm) -> tuple[list[float], int, set, 
     refusals = {code for _, _, code, _ in outcomes if code != "approved"}
     return ([seconds for _, seconds, _, _ in outcomes], approved, refusals,
             [cpu for _, _, _, cpu in outcomes])
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def main():

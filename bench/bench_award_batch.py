@@ -37,6 +37,8 @@ from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100000"))
 CHUNK = int(os.environ.get("BENCH_CHUNK", "0"))  # 0: the default, as production runs it
@@ -193,13 +195,6 @@ def machine(before: float) -> str:
     after = os.getloadavg()[0]
     busy = "busy" if before >= 1.0 else "quiet"
     return f"load {before:.2f} before, {after:.2f} after: {busy}"
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def edit_rate(call):

@@ -34,6 +34,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
@@ -250,13 +252,6 @@ def queries_of(action) -> int:
     with CaptureQueriesContext(connection) as captured:
         action()
     return len(captured.captured_queries)
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def main():

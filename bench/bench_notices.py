@@ -33,6 +33,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "10000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "100"))
@@ -188,13 +190,6 @@ def machine(before: float) -> str:
     after = os.getloadavg()[0]
     busy = "busy" if before >= 1.0 else "quiet"
     return f"load {before:.2f} before, {after:.2f} after: {busy}"
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def main():

@@ -47,6 +47,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from results import record  # bench/results.py (this folder is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "300"))
 BLOCK = 50  # submissions of one kind in a row, the kinds in turns
@@ -179,13 +181,6 @@ def drop_queue() -> None:
     keys = list(client.scan_iter(match=f"*{queue}*"))
     if keys:
         client.delete(*keys)
-
-
-def record(line: str) -> None:
-    if os.environ.get("BENCH_RECORD", "1") == "0":
-        return
-    with (ROOT / "bench" / "RESULTS.md").open("a", encoding="utf-8") as results:
-        results.write(line + "\n")
 
 
 def main():
