@@ -1,12 +1,13 @@
 """`manage.py award_batch <call_id> [--chunk-size N] [--resume]`: recompute the provisional
 amounts of a call's undecided applications in this process, with a progress bar."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from applications.models import Call
 from qianhai_grants.errors import DomainError
+from qianhai_grants.management import TranslatedCommand
 from reviews.models import AWARD_BATCH_CHUNK_SIZE
 from reviews.services.batches import award_batch_active, award_batch_create, award_batch_run
 
@@ -19,7 +20,7 @@ def progress_bar(processed: int, total: int, width: int = BAR_WIDTH) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {processed}/{total}"
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy(
         "Recompute the provisional amounts of a call's undecided applications (accepted, in "
         "review, reviewed, on the reserve list) under the catalogue in force. Running it twice "

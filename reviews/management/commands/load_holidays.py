@@ -1,14 +1,15 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from qianhai_grants.errors import DomainError
+from qianhai_grants.management import TranslatedCommand
 from reviews.services.calendar import DEFAULT_FILE, holidays_load, holidays_read
 
 
-class Command(BaseCommand):
+class Command(TranslatedCommand):
     help = gettext_lazy("Load the public holidays and make-up working days from their data file. "
                         "Running it twice changes nothing.")
 
