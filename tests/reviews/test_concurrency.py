@@ -16,62 +16,56 @@ from qianhai_grants.errors import DomainError
 from reviews.models import Award, QuotaCounter, SubjectLedger
 from reviews.services import decisions, payments
 from tests.factories import CompanyFactory, open_call, staff_user
+from tests.races import race
 from tests.reviews.test_decisions import MODEL, PLATFORM, reviewed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def race(count: int, work) -> list:
-    """Run `work(i)` in `count` threads released together; each outcome or exception."""
-    barrier = threading.Barrier(count)
-    outcomes: list = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = work(i)
-        except Exception as exc:  # every outcome, refusal or crash, is inspected by the test
-            outcomes[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads)
-    return outcomes
+GUARDS = ["with the service guard", "database constraint alone"]
 
 
-@pytest.fixture(params=["with the service guard", "database constraint alone"])
+def switch_off_the_guard(monkeypatch) -> None:
+    monkeypatch.setattr(decisions, "_room", lambda quota: {})
+    monkeypatch.setattr(decisions, "_room_shown", lambda counter, quota: True)
+    monkeypatch.setattr(decisions, "_ledger_row", lambda keys: SubjectLedger.objects.get(**keys))
+
+
+@pytest.fixture(params=GUARDS)
 def guard(request, monkeypatch):
     if request.param == "database constraint alone":
-        monkeypatch.setattr(decisions, "_room", lambda quota: {})
-        monkeypatch.setattr(decisions, "_room_shown", lambda counter, quota: True)
-        monkeypatch.setattr(decisions, "_ledger_row",
-                            lambda keys: SubjectLedger.objects.get(**keys))
+        switch_off_the_guard(monkeypatch)
     return request.param
 
 
-def test_fifty_approvals_for_ten_demo_project_slots_end_with_exactly_ten(catalogue, guard):
+def test_fifty_approvals_for_ten_demo_project_slots_end_with_exactly_ten(catalogue, monkeypatch):
+    # Both variants in one test, one after the other: as two tests, two test processes could
+    # run them at once, 100 connections together, PostgreSQL's default limit.
     staff = staff_user()
-    for round_number in range(20):
-        call = open_call("demo-project", funding_year=2030 + round_number)
-        applications = [reviewed(call) for _ in range(50)]
+    for variant, guarded in enumerate(GUARDS):
+        with monkeypatch.context() as patch:
+            if guarded == "database constraint alone":
+                switch_off_the_guard(patch)
+            for round_number in range(20):
+                # A funding year of each round's own: a quota counter of its own.
+                call = open_call("demo-project", funding_year=2030 + 20 * variant + round_number)
+                applications = [reviewed(call) for _ in range(50)]
 
-        outcomes = race(50, lambda i, apps=applications: decisions.application_approve(
-            by=staff, application=apps[i]))
+                outcomes = race(50, lambda i, apps=applications: decisions.application_approve(
+                    by=staff, application=apps[i]))
 
-        approved = [o for o in outcomes if isinstance(o, Application)]
-        refused = [o for o in outcomes if isinstance(o, DomainError)]
-        assert len(approved) == 10, (round_number, outcomes)
-        assert len(refused) == 40, (round_number, outcomes)
-        assert {(e.status, e.code) for e in refused} == {(409, "annual_quota_full")}
-        assert Application.objects.filter(call=call, status=Status.PROPOSED).count() == 10
-        assert Award.objects.filter(application__call=call).count() == 10
-        assert QuotaCounter.objects.get(measure=call.measure,
-                                        funding_year=call.funding_year).used == 10
+                where = (guarded, round_number)
+                approved = [o for o in outcomes if isinstance(o, Application)]
+                refused = [o for o in outcomes if isinstance(o, DomainError)]
+                assert [o for o in outcomes if o not in approved and o not in refused] == [], where
+                assert len(approved) == 10, (where, outcomes)
+                assert len(refused) == 40, (where, outcomes)
+                assert {(e.status, e.code) for e in refused} == {(409, "annual_quota_full")}
+                assert Application.objects.filter(call=call,
+                                                  status=Status.PROPOSED).count() == 10
+                assert Award.objects.filter(application__call=call).count() == 10
+                assert QuotaCounter.objects.get(measure=call.measure,
+                                                funding_year=call.funding_year).used == 10
 
 
 def test_two_approvals_racing_for_the_last_three_million_of_a_platform(catalogue, guard):
