@@ -4,17 +4,19 @@ amounts, on PostgreSQL.
 The batch (`reviews.services.batches.award_batch_run`) parses every application's inputs, runs the
 engine, keeps its trace and writes a `ProvisionalAmount` row per application, in chunks of the
 default size (`reviews.models.AWARD_BATCH_CHUNK_SIZE`), each chunk committed, as it runs in
-production. Every application's inputs are its own (100,000 different investments): nothing is
-computed once for several. The baseline is one statement
-computing the demo-project amounts (MEASURES.md 3.2: 10% of the actual investment, at most
-2,000,000.00) from the same catalogue version's rate and cap,
-`LEAST(ROUND(rate * (inputs->>'actual_investment')::numeric, 2), cap)`, timed two ways: as an
-INSERT ... SELECT writing the amounts into the same table (the same rows, indexes and foreign
-keys as the batch, checked at the statement's end; rolled back after), and as a SELECT alone (the
-arithmetic). Printed: the timings, the ratios batch / statement (goal: at most 3), the time of a
-second batch over the same data (it computes everything again and writes nothing), the time of a
-batch after a catalogue edit that halves the rate (every amount changes and is rewritten), and
-whether every application's amount is identical to the statement's, before and after the edit.
+production: split into the default number of lanes (`settings.AWARD_BATCH_LANES`), one process each,
+as the `award_batch` command runs it and as that many Celery workers do. The same batch in one
+process is timed and printed too. Every application's inputs are its own (100,000 different
+investments): nothing is computed once for several. The baseline is one statement computing the
+demo-project amounts (MEASURES.md 3.2: 10% of the actual investment, at most 2,000,000.00) from the
+same catalogue version's rate and cap, `LEAST(ROUND(rate * (inputs->>'actual_investment')::numeric,
+2), cap)`, timed two ways: as an INSERT ... SELECT writing the amounts into the same table (the same
+rows, indexes and foreign keys as the batch, checked at the statement's end; rolled back after), and
+as a SELECT alone (the arithmetic). Printed: the timings, the ratios batch / statement (goal: at
+most 3), the time of a second batch over the same data (it computes everything again and writes
+nothing), the time of a batch after a catalogue edit that halves the rate (every amount changes and
+is rewritten), and whether every application's amount is identical to the statement's, before and
+after the edit.
 
 Needs DATABASE_URL naming a scratch PostgreSQL database whose name ends in `_bench` (it is
 migrated, the catalogue loaded, and the benchmark's call, companies, applications and catalogue
@@ -25,7 +27,8 @@ edit are committed there and deleted at the end):
         .venv/bin/python bench/bench_award_batch.py
 
 BENCH_N sets the number of applications, BENCH_CHUNK the chunk size (default: the batch's
-default); BENCH_RECORD=0 skips appending the figures to bench/RESULTS.md.
+default), BENCH_LANES the lanes (default: the setting's); BENCH_RECORD=0 skips appending the
+figures to bench/RESULTS.md.
 """
 
 import os
@@ -42,6 +45,7 @@ from results import record  # bench/results.py (this folder is on sys.path)
 ROOT = Path(__file__).resolve().parent.parent
 N = int(os.environ.get("BENCH_N", "100000"))
 CHUNK = int(os.environ.get("BENCH_CHUNK", "0"))  # 0: the default, as production runs it
+LANES = int(os.environ.get("BENCH_LANES", "0"))  # 0: the default, as production runs it
 SLICE = 2000  # rows per transaction when making and removing the data
 SQL_AMOUNT = "LEAST(ROUND(%s * (inputs ->> %s)::numeric, 2), %s)"
 
@@ -179,14 +183,29 @@ def sql_insert(call, version) -> tuple[dict, float]:
     return dict(rows), elapsed
 
 
-def run_batch(call) -> tuple[object, float]:
+def run_batch(call, lanes: int = 0) -> tuple[object, float]:
+    """A batch over the call, its lanes (the default number unless given) one process each."""
     from reviews.services.batches import award_batch_create, award_batch_run
 
+    options = {"chunk_size": CHUNK} if CHUNK else {}
+    lanes = lanes or LANES
+    if lanes:
+        options["lanes"] = lanes
     start = time.perf_counter()
-    batch = (award_batch_create(call=call, chunk_size=CHUNK) if CHUNK
-             else award_batch_create(call=call))
-    done = award_batch_run(batch_id=batch.pk)
+    batch = award_batch_create(call=call, **options)
+    done = award_batch_run(batch_id=batch.pk, processes=batch.lanes.count())
     return done, time.perf_counter() - start
+
+
+def forget(call) -> None:
+    """The call's provisional amounts deleted, so that the next batch writes them all again."""
+    from django.db import connection
+
+    from reviews.models import ProvisionalAmount
+
+    ProvisionalAmount.objects.filter(application__call=call).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE reviews_provisionalamount")
 
 
 def machine(before: float) -> str:
@@ -239,11 +258,17 @@ def measure() -> dict:
             # Neither pays for the other's garbage: the statement's 100,000 rolled-back rows
             # would otherwise sit in the unique index every insert of the batch checks.
             cursor.execute("VACUUM ANALYZE reviews_provisionalamount")
+        alone, figures["alone"] = run_batch(call, lanes=1)
+        got_alone = dict(ProvisionalAmount.objects.filter(application__call=call)
+                         .values_list("application_id", "amount"))
+        forget(call)
         batch, figures["batch"] = run_batch(call)
+        figures["lanes"] = batch.lanes.count()
         again, figures["again"] = run_batch(call)
         got = dict(ProvisionalAmount.objects.filter(application__call=call)
                    .values_list("application_id", "amount"))
-        figures["differ"], figures["missing"] = differing(expected, got, inserted)
+        figures["differ"], figures["missing"] = differing(expected, got, inserted, got_alone)
+        figures["alone_written"] = alone.changed
         figures["count"] = len(expected)
         figures["written"], figures["rewritten"] = batch.changed, again.changed
         figures["chunk"] = batch.chunk_size
@@ -271,18 +296,23 @@ def main():
     identical = (f["differ"] == 0 and f["missing"] == 0 and f["count"] == N
                  and f["edit_differ"] == 0 and f["edit_missing"] == 0)
     write_ratio, select_ratio = f["batch"] / f["insert"], f["batch"] / f["select"]
-    chunk = f["chunk"]
+    alone_ratio = f["alone"] / f["insert"]
+    chunk, lanes = f["chunk"], f["lanes"]
     print(f"applications: {N:,} of one demo-project call ({f['capped']:,} at the cap), "
           f"made in {f['setup']:.1f} s")
     print(f"SQL SELECT computing the amounts    : {f['select']:8.3f} s")
     print(f"SQL INSERT ... SELECT writing them  : {f['insert']:8.3f} s")
-    print(f"{f'award batch (chunks of {chunk})':36}: {f['batch']:8.3f} s "
-          f"({N / f['batch']:,.0f} applications/s, {f['written']:,} rows written)")
+    print(f"{f'award batch, {lanes} lanes, 1 process each':36}: {f['batch']:8.3f} s "
+          f"({N / f['batch']:,.0f} applications/s, chunks of {chunk}, {f['written']:,} rows "
+          "written)")
+    print(f"the same batch in 1 process         : {f['alone']:8.3f} s "
+          f"({N / f['alone']:,.0f} applications/s, {f['alone_written']:,} rows written)")
     print(f"second batch over the same data     : {f['again']:8.3f} s "
           f"({f['rewritten']:,} rows written)")
     print(f"batch after a catalogue edit        : {f['edit']:8.3f} s "
           f"({f['edit_written']:,} rows rewritten)")
     print(f"ratio batch / SQL INSERT            : {write_ratio:8.1f}  (goal <= 3)")
+    print(f"ratio batch in 1 process / INSERT   : {alone_ratio:8.1f}")
     print(f"ratio batch / SQL SELECT            : {select_ratio:8.1f}")
     print(f"identical amounts                   : {'yes' if identical else 'NO'} "
           f"({f['differ']} differ, {f['missing']} missing; after the edit "
@@ -291,13 +321,15 @@ def main():
     record(f"| {date.today().isoformat()} | `bench/bench_award_batch.py` ({os.cpu_count()} cores, "
            f"{machine(load)}; "
            f"PostgreSQL {connection.pg_version // 10000}, {N:,} demo-project applications, "
-           f"chunks of {chunk}) | award batch {f['batch']:.2f} s ({f['written']:,} rows written "
+           f"chunks of {chunk}, {lanes} lanes) | award batch {f['batch']:.2f} s, "
+           f"{lanes} processes ({f['written']:,} rows written "
            f"with their trace; again over the same data {f['again']:.2f} s, {f['rewritten']} "
            f"written; after a catalogue edit {f['edit']:.2f} s, {f['edit_written']:,} "
-           f"rewritten); one SQL statement: INSERT ... SELECT of the same amounts "
+           f"rewritten; in 1 process {f['alone']:.2f} s); one SQL statement: INSERT ... "
+           f"SELECT of the same amounts "
            f"{f['insert']:.2f} s, SELECT alone {f['select']:.3f} s; amounts "
            f"{'identical' if identical else 'DIFFERENT'} | batch / INSERT = {write_ratio:.1f}, "
-           f"batch / SELECT = {select_ratio:.0f} |")
+           f"batch / SELECT = {select_ratio:.0f}; in 1 process / INSERT = {alone_ratio:.1f} |")
     if not identical:
         sys.exit(1)
 

@@ -444,8 +444,9 @@ class AwardBatch(models.Model):
     """One recomputation of the provisional amounts of a call's undecided applications, after a
     catalogue edit or before a decision meeting (reviews/services/batches.py).
 
-    Run in chunks of `chunk_size` applications in id order; `last_application_id` is where the
-    next chunk starts, so a batch whose worker died resumes where it stopped."""
+    Its applications are split by id into lanes (`AwardBatchLane`) that run side by side, each
+    in chunks of `chunk_size` applications in id order; `processed`, `changed` and `total` add
+    up what every lane did."""
 
     call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="award_batches",
                              verbose_name=_("call"))
@@ -457,7 +458,6 @@ class AwardBatch(models.Model):
     total = models.PositiveIntegerField(_("applications"), default=0)
     processed = models.PositiveIntegerField(_("processed"), default=0)
     changed = models.PositiveIntegerField(_("changed"), default=0)
-    last_application_id = models.BigIntegerField(default=0)
     chunk_size = models.PositiveIntegerField(_("chunk size"), default=AWARD_BATCH_CHUNK_SIZE)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
@@ -498,6 +498,36 @@ class AwardBatch(models.Model):
         if not self.total:
             return 0
         return min(100, self.processed * 100 // self.total)
+
+
+class AwardBatchLane(models.Model):
+    """A span of a batch's applications by id, after the lane before it and up to `upto_id`
+    (the last lane has no bound: applications accepted while the batch runs come last), run
+    chunk after chunk from `last_application_id`, where its next chunk starts: a lane whose
+    worker died resumes where it stopped. A chunk locks its lane's row, so two workers handed
+    the same lane (a redelivered task) take its chunks one after the other, never the same one
+    twice, while the batch's other lanes run beside them.
+
+    Not `tracked()`: a cursor that moves with every chunk; the batch's own history records the
+    progress of all its lanes."""
+
+    batch = models.ForeignKey(AwardBatch, on_delete=models.CASCADE, related_name="lanes")
+    number = models.PositiveSmallIntegerField()
+    last_application_id = models.BigIntegerField(default=0)
+    upto_id = models.BigIntegerField(null=True, blank=True)
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["batch", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "number"], name="award_batch_lane_unique"),
+            models.CheckConstraint(
+                condition=Q(upto_id__isnull=True) | Q(last_application_id__lte=F("upto_id")),
+                name="award_batch_lane_within_its_span"),
+        ]
+
+    def __str__(self):
+        return f"{self.batch_id}/{self.number}: after {self.last_application_id}"
 
 
 class ProvisionalAmount(models.Model):

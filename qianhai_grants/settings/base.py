@@ -221,6 +221,9 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_TIMEZONE = TIME_ZONE
+# How many lanes an award batch is split into, side by side: one task each, so as many worker
+# processes at once (reviews/services/batches.py). Set it to the workers' concurrency.
+AWARD_BATCH_LANES = env.int("AWARD_BATCH_LANES", default=2)
 CELERY_BEAT_SCHEDULE: dict = {
     # Pending notices that are due and claims of dead workers go out again (notices.tasks).
     # A scan still queued when the next one is due is dropped (expires), not piled up.

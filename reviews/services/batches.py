@@ -1,11 +1,15 @@
 """Award batches: recompute the provisional amount of every undecided application of a call,
 after a catalogue edit or before a decision meeting (issue 5).
 
-A batch is chunked, idempotent and resumable:
-- chunks of `chunk_size` applications in id order, each in one transaction that locks the batch
-  row, so two workers handed the same batch (a redelivered task) take successive chunks and never
-  the same one twice;
-- a chunk costs a fixed number of queries, whatever its size: the batch row, locked, with the
+A batch is split, chunked, idempotent and resumable:
+- its applications are split by id into lanes (`AwardBatchLane`, `settings.AWARD_BATCH_LANES` of
+  them, fewer for a small call) that run side by side: one Celery task each, or one process each
+  from the `award_batch` command, so a batch uses as many processor cores as there are lanes;
+- each lane runs in chunks of `chunk_size` applications in id order, each in one transaction that
+  locks the lane's row, so two workers handed the same lane (a redelivered task) take successive
+  chunks and never the same one twice; the batch's row is locked only to add a chunk's counts,
+  at its end, so lanes wait for each other only for that;
+- a chunk costs a fixed number of queries, whatever its size: the lane row, locked, with the
   id of the version in force (one query), its applications with the amounts stored for them
   (one, one row more than the chunk telling whether more remain), the ledger rows and awards
   made of the platforms and models among them (one query each, only for measures with a
@@ -16,8 +20,9 @@ A batch is chunked, idempotent and resumable:
 - a `ProvisionalAmount` is written only when something differs from what is stored (the amount,
   eligibility, what limited it, the reasons, the trace or the catalogue version), so a second run
   over unchanged data writes no row at all;
-- `last_application_id` is where the next chunk starts: a worker killed mid-batch is replaced by
-  the redelivered task (acks late), which goes on from there.
+- a lane's `last_application_id` is where its next chunk starts: a worker killed mid-batch is
+  replaced by the redelivered task (acks late), which goes on from there; the batch is done
+  when its last lane is.
 
 The provisional amount is the engine's (`measures.engine.compute_award`) under the measure's
 current catalogue version when the application's inputs parse under it, else under the version the
@@ -28,13 +33,17 @@ not read it: an approval computes the final amount afresh under the quota and le
 """
 
 import json
-from collections.abc import Iterable, Iterator
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, nullcontext
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.conf import settings
+from django.db import IntegrityError, OperationalError, connection, connections, transaction
 from django.db.models import F, FilteredRelation, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -48,6 +57,7 @@ from qianhai_grants.money import ZERO
 from reviews.models import (
     AWARD_BATCH_CHUNK_SIZE,
     AwardBatch,
+    AwardBatchLane,
     BatchState,
     ProvisionalAmount,
     SubjectLedger,
@@ -57,6 +67,7 @@ from reviews.services._common import audit, invalid, require_staff
 # Ranked or about to be decided, not yet decided: what a decision meeting will look at.
 PROVISIONAL_STATUSES = (Status.ACCEPTED, Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE)
 MAX_CHUNK_SIZE = 10_000
+MAX_LANES = 32
 # The columns of a stored provisional amount that a recomputation may change.
 COMPARED = ("measure_version_id", "eligible", "amount", "capped_by", "reasons", "trace")
 # What a chunk's upsert sets on a row that exists (the fields behind COMPARED, and who wrote it).
@@ -130,14 +141,18 @@ class _Row(NamedTuple):
 ROW_FIELDS = ("pk", "inputs", "measure_version_id", "company_id", "subject_key")
 
 
-def _rows(call_id: int, after: int, size: int) -> list[_Row]:
-    """The call's undecided applications after the id `after`, in id order, `size` at most,
-    each read with the amount stored for it (a LEFT JOIN, so one query for the chunk; its
-    condition repeats the span of ids, so that the database reads the stored amounts from
-    there on, whichever way it joins them)."""
-    stored = FilteredRelation("provisional", condition=Q(provisional__application_id__gt=after))
+def _rows(call_id: int, after: int, size: int, upto: int | None = None) -> list[_Row]:
+    """The call's undecided applications after the id `after` (and up to `upto`, if given), in
+    id order, `size` at most, each read with the amount stored for it (a LEFT JOIN, so one
+    query for the chunk; its condition repeats the span of ids, so that the database reads the
+    stored amounts from there on, whichever way it joins them)."""
+    span, stored_span = Q(pk__gt=after), Q(provisional__application_id__gt=after)
+    if upto is not None:
+        span &= Q(pk__lte=upto)
+        stored_span &= Q(provisional__application_id__lte=upto)
+    stored = FilteredRelation("provisional", condition=stored_span)
     return [_Row(*values[:5], values[5:] if values[5] is not None else None)
-            for values in _undecided(call_id).filter(pk__gt=after).annotate(stored=stored)
+            for values in _undecided(call_id).filter(span).annotate(stored=stored)
             .order_by("pk").values_list(*ROW_FIELDS, *(f"stored__{name}" for name in COMPARED))
             [:size]]
 
@@ -217,24 +232,49 @@ def _chunk_size(value) -> int:
     return value
 
 
+def _lanes(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LANES:
+        raise invalid({"lanes": [_("Enter a whole number from 1 to %(max)d.") % {
+            "max": MAX_LANES}]})
+    return value
+
+
+def _lane_bounds(call_id: int, total: int, chunk_size: int, lanes: int) -> list[int | None]:
+    """Where each lane ends (the id of its last application; None for the last lane): about as
+    many applications in each, and no more lanes than chunks. Read in the creating transaction;
+    applications accepted meanwhile still fall in some lane, and later ones in the last."""
+    count = max(1, min(lanes, -(-total // chunk_size)))
+    ids = _undecided(call_id).order_by("pk").values_list("pk", flat=True)
+    return [ids[total * number // count - 1] for number in range(1, count)] + [None]
+
+
 def _running() -> DomainError:
     return DomainError("batch_running", _(
         "A batch of this call is already running; wait for it to finish."), status=409)
 
 
 def award_batch_create(*, call: Call, chunk_size: int = AWARD_BATCH_CHUNK_SIZE,
-                       requested_by=None) -> AwardBatch:
-    """A new batch over the call's undecided applications, not yet run. For trusted callers
-    (the `award_batch` management command, run by an operator); people go through
+                       requested_by=None, lanes: int | None = None) -> AwardBatch:
+    """A new batch over the call's undecided applications, not yet run, split into `lanes`
+    (`settings.AWARD_BATCH_LANES` unless given; fewer when there are fewer chunks). For trusted
+    callers (the `award_batch` management command, run by an operator); people go through
     `award_batch_start`. 409 `batch_running` while another batch of the call is unfinished."""
     chunk_size = _chunk_size(chunk_size)
+    lanes = _lanes(settings.AWARD_BATCH_LANES if lanes is None else lanes)
     try:
         with transaction.atomic():
             batch = AwardBatch.objects.create(
                 call=call, requested_by=requested_by, chunk_size=chunk_size,
                 total=_undecided(call.pk).count())
+            after = 0
+            made = []
+            for number, upto in enumerate(_lane_bounds(call.pk, batch.total, chunk_size, lanes)):
+                made.append(AwardBatchLane(batch=batch, number=number,
+                                           last_application_id=after, upto_id=upto))
+                after = upto
+            AwardBatchLane.objects.bulk_create(made)
             audit(action="award_batch_started", by=requested_by, call=call,
-                  data={"batch": batch.pk, "total": batch.total})
+                  data={"batch": batch.pk, "total": batch.total, "lanes": len(made)})
     except IntegrityError:  # the unique constraint: one unfinished batch per call
         raise _running() from None
     return batch
@@ -250,15 +290,18 @@ def award_batch_start(*, by, call: Call, chunk_size: int = AWARD_BATCH_CHUNK_SIZ
         if enqueue:
             from reviews.tasks import run_award_batch
 
-            # Robust: a broker that is down does not fail the request; the batch then waits
-            # as pending, and `manage.py award_batch <call> --resume` runs it.
-            transaction.on_commit(lambda: run_award_batch.delay(batch.pk), robust=True)
+            # A task per lane, side by side. Robust: a broker that is down does not fail the
+            # request; the batch then waits as pending, and `manage.py award_batch <call>
+            # --resume` runs it.
+            for number in range(batch.lanes.count()):
+                transaction.on_commit(
+                    lambda number=number: run_award_batch.delay(batch.pk, number), robust=True)
     return batch
 
 
 # --- running it ---------------------------------------------------------------------------------
 
-def _write(batch: AwardBatch, computed) -> int:
+def _write(batch_id: int, computed) -> int:
     """Store what changed of the chunk's `computed` amounts; return how many rows were written.
 
     Each amount is compared in memory with the one stored (read with its application), so
@@ -271,10 +314,11 @@ def _write(batch: AwardBatch, computed) -> int:
     UPDATE."""
     now = timezone.now()
     new, changed = [], []
-    # Safe as a plain insert: the chunk holds its batch's row lock and a call has one active
-    # batch, so no one else writes these applications' amounts meanwhile. Opened lazily: a
+    # Safe as a plain insert: the chunk holds its lane's row lock, lanes do not overlap and a
+    # call has one active batch, so no one else writes these applications' amounts meanwhile.
+    # Opened lazily: a
     # chunk with nothing new (a second run) sends no COPY.
-    copy = _LazyCopy(batch=batch, now=now) if connection.vendor == "postgresql" else None
+    copy = _LazyCopy(batch_id=batch_id, now=now) if connection.vendor == "postgresql" else None
     with copy or nullcontext():
         for row, version, result in computed:
             fresh = (row.pk, version.pk, result.eligible, result.amount, result.capped_by or "",
@@ -291,7 +335,8 @@ def _write(batch: AwardBatch, computed) -> int:
         ProvisionalAmount.objects.bulk_create(
             [ProvisionalAmount(application_id=pk, measure_version_id=version_id,
                                eligible=eligible, amount=amount, capped_by=capped_by,
-                               reasons=reasons, trace=trace, batch=batch, computed_at=now)
+                               reasons=reasons, trace=trace, batch_id=batch_id,
+                               computed_at=now)
              for pk, version_id, eligible, amount, capped_by, reasons, trace in upsert],
             update_conflicts=True, unique_fields=["application"], update_fields=UPSERT_FIELDS)
     return len(upsert) + (copy.count if copy is not None else 0)
@@ -307,8 +352,8 @@ class _LazyCopy:
     `with` block. JSON goes as text, encoded as the model's JSONFields encode it (plain
     `json.dumps`)."""
 
-    def __init__(self, *, batch: AwardBatch, now):
-        self.batch_id, self.now = batch.pk, now
+    def __init__(self, *, batch_id: int, now):
+        self.batch_id, self.now = batch_id, now
         self.count = 0
         self._stack = ExitStack()
         self._write_row = None
@@ -341,18 +386,20 @@ class _LazyCopy:
         return copy.write_row
 
 
-def award_batch_run_chunk(*, batch_id: int) -> bool:
-    """Process the batch's next chunk (the undecided applications after `last_application_id`,
-    in id order) in one transaction; return whether more remain.
+def award_batch_run_chunk(*, batch_id: int, lane: int = 0) -> bool:
+    """Process the next chunk of the batch's lane `lane` (its undecided applications after the
+    lane's `last_application_id`, in id order) in one transaction; return whether more remain
+    in that lane.
 
-    A finished batch is left alone (False). A failure other than a lost database connection
-    marks the batch failed, with the error, and is raised again."""
-    return _chunk(batch_id, None)
+    A finished batch, or a finished or unknown lane, is left alone (False). A failure other
+    than a lost database connection marks the batch failed, with the error, and is raised
+    again."""
+    return _chunk(batch_id, lane, None)
 
 
-def _chunk(batch_id: int, catalogue: _Catalogue | None) -> bool:
+def _chunk(batch_id: int, lane: int, catalogue: _Catalogue | None) -> bool:
     try:
-        return _run_chunk(batch_id, catalogue)
+        return _run_chunk(batch_id, lane, catalogue)
     except OperationalError:
         raise  # the database went away: the task retries the chunk, nothing of it was kept
     except Exception as exc:
@@ -360,54 +407,138 @@ def _chunk(batch_id: int, catalogue: _Catalogue | None) -> bool:
         raise
 
 
-def _run_chunk(batch_id: int, catalogue: _Catalogue | None) -> bool:
+def _run_chunk(batch_id: int, number: int, catalogue: _Catalogue | None) -> bool:
     with transaction.atomic():
-        # Only the batch row is locked; read with it, the id of the measure's version in force.
-        batch = (AwardBatch.objects.select_for_update(of=("self",)).annotate(
-            measure_id=F("call__measure_id"),
+        # Only the lane's row is locked; read with it, what the chunk needs of its batch and
+        # the id of the measure's version in force.
+        lane = (AwardBatchLane.objects.select_for_update(of=("self",)).annotate(
+            state=F("batch__state"), call_id=F("batch__call_id"),
+            chunk_size=F("batch__chunk_size"), measure_id=F("batch__call__measure_id"),
             current_version_id=version_current_id_subquery(measure_id=OuterRef("measure_id")),
-        ).get(pk=batch_id))
-        if batch.state in (BatchState.DONE, BatchState.FAILED):
+        ).filter(batch_id=batch_id, number=number).first())
+        if lane is None or lane.done or lane.state in (BatchState.DONE, BatchState.FAILED):
             return False
-        size = batch.chunk_size
+        if connection.vendor == "postgresql":
+            # The new rows' foreign keys are checked as they are written, not at the commit,
+            # which comes after the batch's row is locked (below): lanes wait for each other
+            # only for the commit itself.
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        size = lane.chunk_size
         # One row more than the chunk: whether more remain, without a query of its own.
-        rows = _rows(batch.call_id, batch.last_application_id, size + 1)
+        rows = _rows(lane.call_id, lane.last_application_id, size + 1, lane.upto_id)
         more = len(rows) > size
         del rows[size:]
-        now = timezone.now()
-        if batch.state == BatchState.PENDING:
-            batch.state, batch.started_at = BatchState.RUNNING, now
+        changed = 0
         if rows:
-            if catalogue is None or catalogue.measure_id != batch.measure_id:
-                catalogue = _Catalogue(batch.measure_id)
-            catalogue.set_current(batch.current_version_id)
-            batch.changed += _write(batch, _compute_rows(rows, catalogue))
-            batch.processed += len(rows)
-            batch.last_application_id = rows[-1].pk
-            # Applications accepted while the batch runs are counted when reached.
-            batch.total = max(batch.total, batch.processed)
-        if not more:
-            batch.state, batch.finished_at = BatchState.DONE, now
-            batch.total = batch.processed
-            audit(action="award_batch_done", by=batch.requested_by, call=batch.call,
-                  data={"batch": batch.pk, "processed": batch.processed,
-                        "changed": batch.changed})
-        batch.save(update_fields=["state", "started_at", "finished_at", "total", "processed",
-                                  "changed", "last_application_id"])
+            if catalogue is None or catalogue.measure_id != lane.measure_id:
+                catalogue = _Catalogue(lane.measure_id)
+            catalogue.set_current(lane.current_version_id)
+            changed = _write(batch_id, _compute_rows(rows, catalogue))
+            lane.last_application_id = rows[-1].pk
+        lane.done = not more
+        lane.save(update_fields=["last_application_id", "done"])
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
+        _count(batch_id, len(rows), changed, last=not more)
         return more
 
 
-def award_batch_run(*, batch_id: int, progress=None) -> AwardBatch:
-    """Run the batch's chunks until none remains (in this process, reading each catalogue
-    version once for all of them); `progress(batch)` is called after each chunk."""
+def _count(batch_id: int, processed: int, changed: int, *, last: bool) -> None:
+    """Add a chunk's counts to its batch (locking the batch's row until the chunk commits), and
+    when its lane was the last unfinished one, mark the batch done."""
+    now = timezone.now()
+    counted = AwardBatch.objects.filter(
+        pk=batch_id, state__in=(BatchState.PENDING, BatchState.RUNNING)).update(
+        state=BatchState.RUNNING, started_at=Coalesce(F("started_at"), now),
+        processed=F("processed") + processed, changed=F("changed") + changed,
+        # Applications accepted while the batch runs are counted when reached.
+        total=Greatest(F("total"), F("processed") + processed))
+    if not counted or not last:
+        return  # failed meanwhile (by another lane): what this chunk wrote is right anyway
+    # Each lane's last chunk held the batch's row until it committed, so its `done` is seen
+    # here: only one lane's last chunk finds no other lane unfinished.
+    if AwardBatchLane.objects.filter(batch_id=batch_id, done=False).exists():
+        return
+    batch = AwardBatch.objects.select_related("call", "requested_by").get(pk=batch_id)
+    batch.state, batch.finished_at, batch.total = BatchState.DONE, now, batch.processed
+    batch.save(update_fields=["state", "finished_at", "total"])
+    audit(action="award_batch_done", by=batch.requested_by, call=batch.call,
+          data={"batch": batch.pk, "processed": batch.processed, "changed": batch.changed})
+
+
+def award_batch_run(*, batch_id: int, progress: Callable | None = None,
+                    processes: int = 1) -> AwardBatch:
+    """Run the batch's unfinished lanes until none remains and return the batch;
+    `progress(batch)` is called as it goes.
+
+    With `processes` above 1 (on PostgreSQL, whose committed rows other processes see), the
+    lanes are shared among as many processes forked from this one, which reports their
+    progress; else they run here one after the other, each catalogue version read once for all
+    of them. Raises RuntimeError if a process stopped without finishing its lanes (the batch
+    then resumes from where each lane got to)."""
+    numbers = list(AwardBatchLane.objects.filter(batch_id=batch_id, done=False)
+                   .values_list("number", flat=True))
+    processes = min(processes, len(numbers))
+    if processes > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _run_forked(batch_id, numbers, processes, progress)
     catalogue = _Catalogue(AwardBatch.objects.values_list("call__measure_id", flat=True)
                            .get(pk=batch_id))
-    while True:
-        more = _chunk(batch_id, catalogue)
-        if progress is not None:
-            progress(AwardBatch.objects.get(pk=batch_id))
-        if not more:
-            return AwardBatch.objects.get(pk=batch_id)
+    for number in numbers:
+        while True:
+            more = _chunk(batch_id, number, catalogue)
+            if progress is not None:
+                progress(AwardBatch.objects.get(pk=batch_id))
+            if not more:
+                break
+    return AwardBatch.objects.get(pk=batch_id)
+
+
+def _run_lanes(batch_id: int, numbers: list[int]) -> None:
+    """A forked process's work: its lanes, one after the other."""
+    try:
+        catalogue = _Catalogue(AwardBatch.objects.values_list("call__measure_id", flat=True)
+                               .get(pk=batch_id))
+        for number in numbers:
+            while _chunk(batch_id, number, catalogue):
+                pass
+    finally:
+        connections.close_all()
+
+
+def _run_forked(batch_id: int, numbers: list[int], processes: int,
+                progress: Callable | None) -> AwardBatch:
+    # The children must not share this process's connections: closed here, each opens its own.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_run_lanes, args=(batch_id, numbers[i::processes]),
+                               daemon=True) for i in range(processes)]
+    for worker in workers:
+        worker.start()
+    shown = AwardBatch.objects.values_list("processed", flat=True).get(pk=batch_id)
+    try:
+        while any(worker.is_alive() for worker in workers):
+            time.sleep(0.1)
+            if progress is not None:
+                batch = AwardBatch.objects.get(pk=batch_id)
+                if batch.processed != shown:
+                    shown = batch.processed
+                    progress(batch)
+    finally:
+        for worker in workers:
+            worker.join()
+    batch = AwardBatch.objects.get(pk=batch_id)
+    if progress is not None and batch.processed != shown:
+        progress(batch)
+    if batch.state == BatchState.FAILED:
+        raise RuntimeError(batch.error)
+    if batch.state != BatchState.DONE:
+        stopped = [worker.exitcode for worker in workers if worker.exitcode]
+        raise RuntimeError(_("A process of the batch stopped (exit code %(codes)s) before "
+                             "its lanes were done.") % {
+            "codes": ", ".join(str(code) for code in stopped) or "0"})
+    return batch
 
 
 def award_batch_fail(*, batch_id: int, error: str) -> None:

@@ -19,7 +19,7 @@ from measures.services import RULE_KEYS, measure_version_create
 from qianhai_grants.errors import DomainError
 from qianhai_grants.roles import MANAGEMENT
 from reviews import tasks
-from reviews.models import AwardBatch, BatchState, ProvisionalAmount, SubjectLedger
+from reviews.models import AuditEntry, AwardBatch, BatchState, ProvisionalAmount, SubjectLedger
 from reviews.services import batches
 from tests.factories import (
     DEMO_PROJECT_INPUTS,
@@ -208,7 +208,10 @@ def test_a_batch_run_twice_gives_identical_amounts_and_writes_nothing_the_second
 def test_a_batch_resumes_after_a_crash_in_the_middle_of_a_chunk(demo_call, staff, monkeypatch):
     apps = undecided_apps(demo_call, n=7)
     batch = batches.award_batch_start(by=staff, call=demo_call, chunk_size=3, enqueue=False)
-    assert batches.award_batch_run_chunk(batch_id=batch.pk) is True
+    # Two lanes (the default): the first 3 applications, then the other 4.
+    assert list(batch.lanes.values_list("last_application_id", "upto_id")) == [
+        (0, apps[2].pk), (apps[2].pk, None)]
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=1) is True
     real_write = batches._write
 
     def lost_connection(*args, **kwargs):
@@ -217,44 +220,115 @@ def test_a_batch_resumes_after_a_crash_in_the_middle_of_a_chunk(demo_call, staff
 
     monkeypatch.setattr(batches, "_write", lost_connection)
     with pytest.raises(OperationalError):
-        batches.award_batch_run_chunk(batch_id=batch.pk)
+        batches.award_batch_run_chunk(batch_id=batch.pk, lane=1)
     batch.refresh_from_db()
-    assert (batch.state, batch.processed, batch.last_application_id) == (
-        BatchState.RUNNING, 3, apps[2].pk)
-    assert ProvisionalAmount.objects.count() == 3  # the second chunk was rolled back whole
+    assert (batch.state, batch.processed) == (BatchState.RUNNING, 3)
+    assert list(batch.lanes.values_list("last_application_id", "done")) == [
+        (0, False), (apps[5].pk, False)]
+    assert set(amounts(demo_call)) == {a.pk for a in apps[3:6]}  # the chunk rolled back whole
 
     monkeypatch.setattr(batches, "_write", real_write)
     resumed = batches.award_batch_run(batch_id=batch.pk)
 
     assert (resumed.state, resumed.total, resumed.processed, resumed.changed) == (
         BatchState.DONE, 7, 7, 7)
+    assert list(resumed.lanes.values_list("last_application_id", "done")) == [
+        (apps[2].pk, True), (apps[6].pk, True)]
     assert run(demo_call, staff).changed == 0  # a full run finds nothing to change
     assert amounts(demo_call) == {a.pk: batches.provisional_compute(a).amount for a in apps}
 
 
-def test_the_task_runs_one_chunk_and_queues_the_next(demo_call, staff, monkeypatch):
-    apps = undecided_apps(demo_call, n=5)
-    batch = batches.award_batch_start(by=staff, call=demo_call, chunk_size=2, enqueue=False)
-    queued = []
-    monkeypatch.setattr(tasks.run_award_batch, "delay", queued.append)
+def test_lanes_split_the_applications_without_overlap_and_the_batch_ends_with_the_last(
+        demo_call, staff):
+    apps = undecided_apps(demo_call, n=10)
+    batch = batches.award_batch_create(call=demo_call, chunk_size=2, lanes=3)
+    lanes = list(batch.lanes.values_list("number", "last_application_id", "upto_id"))
+    assert lanes == [(0, 0, apps[2].pk), (1, apps[2].pk, apps[5].pk), (2, apps[5].pk, None)]
 
-    tasks.run_award_batch(batch.pk)
-    assert queued == [batch.pk]
+    # The lanes run in any order; each finishes on its own, the batch with the last of them.
+    while batches.award_batch_run_chunk(batch_id=batch.pk, lane=2):
+        pass
+    batch.refresh_from_db()
+    assert (batch.state, batch.processed) == (BatchState.RUNNING, 4)
+    assert set(amounts(demo_call)) == {a.pk for a in apps[6:]}
+    while batches.award_batch_run_chunk(batch_id=batch.pk, lane=0):
+        pass
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=1) is True
+    assert AwardBatch.objects.get(pk=batch.pk).state == BatchState.RUNNING
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=1) is False
+    batch.refresh_from_db()
+
+    assert (batch.state, batch.total, batch.processed, batch.changed) == (
+        BatchState.DONE, 10, 10, 10)
+    assert amounts(demo_call) == {a.pk: batches.provisional_compute(a).amount for a in apps}
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=1) is False  # done: no-op
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=7) is False  # no such lane
+    done = AuditEntry.objects.filter(action="award_batch_done", call=demo_call)
+    assert [entry.data for entry in done] == [
+        {"batch": batch.pk, "processed": 10, "changed": 10}]
+
+
+def test_a_small_call_gets_no_more_lanes_than_chunks(demo_call, staff):
+    apps = undecided_apps(demo_call, n=3)
+    assert batches.award_batch_create(call=demo_call, lanes=4).lanes.count() == 1
+    AwardBatch.objects.all().delete()
+    assert list(batches.award_batch_create(call=demo_call, chunk_size=1, lanes=4).lanes
+                .values_list("last_application_id", "upto_id")) == [
+        (0, apps[0].pk), (apps[0].pk, apps[1].pk), (apps[1].pk, None)]
+    AwardBatch.objects.all().delete()
+    empty = batches.award_batch_create(call=open_call("demo-project", funding_year=2031))
+    assert list(empty.lanes.values_list("last_application_id", "upto_id")) == [(0, None)]
+    assert batches.award_batch_run(batch_id=empty.pk).state == BatchState.DONE
+
+
+def test_applications_accepted_while_a_batch_runs_fall_in_its_last_lane(demo_call, staff):
+    apps = undecided_apps(demo_call, n=4)
+    batch = batches.award_batch_create(call=demo_call, chunk_size=2, lanes=2)
+    late = demo(demo_call, "3000000.00", Status.ACCEPTED)
+
+    done = batches.award_batch_run(batch_id=batch.pk)
+
+    assert (done.state, done.total, done.processed) == (BatchState.DONE, 5, 5)
+    assert set(amounts(demo_call)) == {a.pk for a in [*apps, late]}
+
+
+@pytest.mark.parametrize("lanes", [0, 33, True, "2"])
+def test_a_number_of_lanes_out_of_range_is_refused(demo_call, lanes):
+    with pytest.raises(DomainError) as caught:
+        batches.award_batch_create(call=demo_call, lanes=lanes)
+    assert caught.value.status == 400 and "lanes" in caught.value.fields
+    assert not AwardBatch.objects.exists()
+
+
+def test_the_task_runs_one_chunk_and_queues_the_next(demo_call, staff, monkeypatch,
+                                                    django_capture_on_commit_callbacks):
+    apps = undecided_apps(demo_call, n=9)
+    queued = []
+    monkeypatch.setattr(tasks.run_award_batch, "delay", lambda *args: queued.append(args))
+    with django_capture_on_commit_callbacks(execute=True):
+        batch = batches.award_batch_start(by=staff, call=demo_call, chunk_size=2)
+    assert queued == [(batch.pk, 0), (batch.pk, 1)]  # a task per lane, side by side
+
+    queued.clear()
+    tasks.run_award_batch(batch.pk, 1)
+    assert queued == [(batch.pk, 1)]  # the lane's next chunk
     assert AwardBatch.objects.get(pk=batch.pk).processed == 2
-    while queued:  # a worker takes each queued message in turn
-        tasks.run_award_batch(queued.pop())
+    queued.append((batch.pk, 0))
+    while queued:  # workers take the queued messages in turn
+        tasks.run_award_batch(*queued.pop())
 
     batch.refresh_from_db()
-    assert (batch.state, batch.processed, batch.last_application_id) == (
-        BatchState.DONE, 5, apps[-1].pk)
-    assert len(amounts(demo_call)) == 5
+    assert (batch.state, batch.processed) == (BatchState.DONE, 9)
+    assert list(batch.lanes.values_list("last_application_id", "done")) == [
+        (apps[3].pk, True), (apps[8].pk, True)]
+    assert len(amounts(demo_call)) == 9
 
 
 def test_the_task_retries_a_lost_database_then_marks_the_batch_failed(demo_call, staff,
                                                                      monkeypatch):
     batch = batches.award_batch_start(by=staff, call=demo_call, enqueue=False)
 
-    def database_down(*, batch_id):
+    def database_down(*, batch_id, lane):
         raise OperationalError("could not connect to server")
 
     monkeypatch.setattr(tasks, "award_batch_run_chunk", database_down)

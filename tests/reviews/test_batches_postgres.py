@@ -2,19 +2,26 @@
 amounts' provenance is their batch and its history, and two workers handed the same batch never
 process a chunk twice."""
 
+import os
 import re
 import threading
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
-from applications.models import Status
-from reviews.models import AwardBatch, BatchState, ProvisionalAmount
+from applications.models import Application, Status
+from reviews.models import AuditEntry, BatchState, ProvisionalAmount
 from reviews.services import batches
 from tests.factories import DEMO_PROJECT_INPUTS, application_in, open_call, staff_user
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+# Under pytest-xdist the test process runs the runner's own threads beside the test, which the
+# award_batch command never does; the forked children touch none of what those threads hold.
+forks = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning")
 
 UNDECIDED = (Status.ACCEPTED, Status.IN_REVIEW, Status.REVIEWED, Status.RESERVE)
 
@@ -105,5 +112,103 @@ def test_two_workers_on_one_batch_never_process_a_chunk_twice(catalogue):
     assert (batch.state, batch.total, batch.processed, batch.changed) == (
         BatchState.DONE, 60, 60, 60)
     assert ProvisionalAmount.objects.filter(application__call=call).count() == 60
-    assert AwardBatch.objects.get(pk=batch.pk).last_application_id == max(
-        ProvisionalAmount.objects.values_list("application_id", flat=True))
+    last = max(ProvisionalAmount.objects.values_list("application_id", flat=True))
+    assert list(batch.lanes.values_list("done", flat=True)) == [True, True]
+    assert batch.lanes.get(upto_id=None).last_application_id == last
+    assert AuditEntry.objects.filter(action="award_batch_done", call=call).count() == 1
+
+
+def test_lanes_finishing_at_once_mark_their_batch_done_exactly_once(catalogue):
+    call = call_with(8)
+    for _round in range(5):
+        batch = batches.award_batch_create(call=call, chunk_size=4, lanes=2)
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def lane(number, batch_id=batch.pk, barrier=barrier, errors=errors):
+            try:
+                barrier.wait(timeout=30)
+                while batches.award_batch_run_chunk(batch_id=batch_id, lane=number):
+                    pass
+            except Exception as exc:  # inspected below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=lane, args=(number,)) for number in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+        assert errors == []
+        batch.refresh_from_db()
+        assert (batch.state, batch.total, batch.processed) == (BatchState.DONE, 8, 8)
+        assert AuditEntry.objects.filter(action="award_batch_done",
+                                         data__batch=batch.pk).count() == 1
+
+
+@forks
+def test_lanes_run_side_by_side_in_processes_and_give_what_one_process_gives(catalogue):
+    call = call_with(40)
+    batch = batches.award_batch_create(call=call, chunk_size=4, lanes=3)
+    seen = []
+
+    done = batches.award_batch_run(batch_id=batch.pk, processes=3,
+                                   progress=lambda b: seen.append((b.processed, b.state)))
+
+    assert (done.state, done.total, done.processed, done.changed) == (
+        BatchState.DONE, 40, 40, 40)
+    assert seen[-1] == (40, BatchState.DONE)
+    assert [processed for processed, _state in seen] == sorted(
+        processed for processed, _state in seen)
+    forked = snapshot(call)
+    assert len(forked) == 40
+    # The same amounts, trace and version as one process computing each application.
+    for application_id, values in forked.items():
+        alone = batches.provisional_compute(Application.objects.get(pk=application_id))
+        assert values[:4] == (values[0], alone.eligible, alone.amount, alone.capped_by or "")
+        assert values[5] == [step.as_dict() for step in alone.trace]
+    again = batches.award_batch_create(call=call, chunk_size=4, lanes=1)
+    assert batches.award_batch_run(batch_id=again.pk).changed == 0
+
+
+@forks
+def test_a_failing_lane_in_a_process_fails_the_batch_and_the_run_says_so(catalogue,
+                                                                          monkeypatch):
+    call = call_with(12)
+    batch = batches.award_batch_create(call=call, chunk_size=3, lanes=2)
+
+    def broken(*args, **kwargs):
+        raise ValueError("rules out of order")
+
+    monkeypatch.setattr(batches, "compute_award", broken)  # the forked processes inherit it
+
+    with pytest.raises(RuntimeError, match="rules out of order"):
+        batches.award_batch_run(batch_id=batch.pk, processes=2)
+
+    batch.refresh_from_db()
+    assert batch.state == BatchState.FAILED and "ValueError: rules out of order" in batch.error
+    assert not ProvisionalAmount.objects.filter(application__call=call).exists()
+
+
+@forks
+def test_a_process_that_stops_leaves_its_lane_to_resume(catalogue, monkeypatch):
+    call = call_with(12)
+    batch = batches.award_batch_create(call=call, chunk_size=3, lanes=2)
+    real = batches._run_lanes
+
+    def killed(batch_id, numbers):
+        if numbers == [1]:
+            os._exit(9)  # as a process killed before its first chunk commits
+        real(batch_id, numbers)
+
+    monkeypatch.setattr(batches, "_run_lanes", killed)
+    with translation.override("en"), pytest.raises(RuntimeError, match="exit code 9"):
+        batches.award_batch_run(batch_id=batch.pk, processes=2)
+    batch.refresh_from_db()
+    assert (batch.state, batch.processed) == (BatchState.RUNNING, 6)
+
+    monkeypatch.setattr(batches, "_run_lanes", real)
+    done = batches.award_batch_run(batch_id=batch.pk, processes=2)
+    assert (done.state, done.processed, done.changed) == (BatchState.DONE, 12, 12)
