@@ -2,6 +2,9 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+# Real Celery workers and Redis brokers, as fixtures (`shared_redis`, `workers`, ...).
+pytest_plugins = ["tests.celery_workers"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` run on PostgreSQL only; elsewhere they are skipped, visibly."""
