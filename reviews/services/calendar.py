@@ -9,6 +9,7 @@ import yaml
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from qianhai_grants.data import yaml_load
 from qianhai_grants.errors import DomainError
 from reviews.models import CalendarDay, DayKind
 
@@ -68,7 +69,7 @@ def holidays_read(*, path: Path | str | None = None) -> HolidayFile:
     listed twice (a day cannot be both a holiday and a working day)."""
     path = Path(path) if path else DEFAULT_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise _invalid(_("The holiday file %(file)s cannot be read: %(error)s") % {
             "file": path.name, "error": exc}, file=str(path)) from exc

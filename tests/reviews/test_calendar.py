@@ -6,6 +6,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import translation
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -258,15 +259,17 @@ def test_holidays_load_refuses_a_bad_file_whole(tmp_path, content):
 @pytest.mark.django_db
 def test_load_holidays_command_prints_a_one_line_summary():
     out = StringIO()
-    call_command("load_holidays", stdout=out)
+    with translation.override("en"):
+        call_command("load_holidays", stdout=out)
     first = out.getvalue().strip()
     assert "\n" not in first
-    assert first.startswith(f"{CalendarDay.objects.count()} ")
+    assert first.startswith(f"{CalendarDay.objects.count()} calendar days created or changed")
     assert "2027" in first
 
     out = StringIO()
-    call_command("load_holidays", stdout=out)
-    assert out.getvalue().startswith("0 ")
+    with translation.override("en"):
+        call_command("load_holidays", stdout=out)
+    assert out.getvalue().startswith("0 calendar days created or changed")
 
 
 # ---------------------------------------------------------------- the selector

@@ -4,6 +4,7 @@ import yaml
 from django.core.management.base import BaseCommand, CommandError
 
 from measures.services import catalogue_load
+from qianhai_grants.data import yaml_load
 from qianhai_grants.errors import DomainError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "data" / "measures.yaml"
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: Path, **options):
         try:
-            entries = yaml.safe_load(file.read_text(encoding="utf-8"))
+            entries = yaml_load(file.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise CommandError(f"cannot read {file}: {exc}") from exc
         if not isinstance(entries, list):
