@@ -20,11 +20,12 @@ def run_award_batch(self, batch_id: int, lane: int = 0) -> None:
     many worker processes.
 
     Each message does one chunk's work, so no task outlives the time limits however large the
-    call, and a worker killed mid-chunk loses nothing: the message is delivered again (acks
-    late) and the chunk's transaction was never committed, so the lane goes on from its
-    `last_application_id`. A chunk run twice writes nothing the second time. A lost database
-    connection is retried with backoff; after the last retry the batch is marked failed, so
-    another may start."""
+    call, and a worker killed mid-chunk loses nothing: the chunk's transaction was never
+    committed, and the message is delivered again (acks late; by Redis once its visibility
+    timeout, an hour by default, has passed), so the lane goes on from its
+    `last_application_id`; `manage.py award_batch <call> --resume` goes on at once. A chunk
+    run twice writes nothing the second time. A lost database connection is retried with
+    backoff; after the last retry the batch is marked failed, so another may start."""
     try:
         more = award_batch_run_chunk(batch_id=batch_id, lane=lane)
     except OperationalError as exc:
