@@ -1,5 +1,7 @@
+import copy
+import functools
+
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 # Real Celery workers and Redis brokers, as fixtures (`shared_redis`, `workers`, ...).
@@ -21,9 +23,20 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def catalogue(db):
-    """The real catalogue, loaded from measures/data/measures.yaml."""
-    call_command("load_measures", verbosity=0, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    """The real catalogue, loaded from measures/data/measures.yaml as `manage.py load_measures`
+    loads it (the file read once per test process; the command itself has tests of its own)."""
+    from measures.services import catalogue_load
+
+    catalogue_load(entries=copy.deepcopy(_catalogue_entries()))
     return connection
+
+
+@functools.cache
+def _catalogue_entries() -> list:
+    from measures.management.commands.load_measures import DEFAULT_FILE
+    from qianhai_grants.data import yaml_load
+
+    return yaml_load(DEFAULT_FILE.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,6 @@ process a chunk twice."""
 
 import os
 import re
-import threading
 
 import pytest
 from django.db import connection
@@ -12,9 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from applications.models import Application, Status
-from reviews.models import AuditEntry, BatchState, ProvisionalAmount
+from reviews.models import AuditEntry, AwardBatch, BatchState, ProvisionalAmount
 from reviews.services import batches
 from tests.factories import DEMO_PROJECT_INPUTS, application_in, open_call, staff_user
+from tests.races import race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -89,25 +89,9 @@ def test_each_amount_names_the_batch_that_wrote_it_whose_history_says_who_ran_it
 def test_two_workers_on_one_batch_never_process_a_chunk_twice(catalogue):
     call = call_with(60)
     batch = batches.award_batch_create(call=call, chunk_size=7)
-    barrier = threading.Barrier(2)
-    errors = []
+    outcomes = race(2, lambda _i: batches.award_batch_run(batch_id=batch.pk))
 
-    def worker():
-        try:
-            barrier.wait(timeout=30)
-            batches.award_batch_run(batch_id=batch.pk)
-        except Exception as exc:  # inspected below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-
-    assert errors == []
+    assert all(isinstance(outcome, AwardBatch) for outcome in outcomes), outcomes
     batch.refresh_from_db()
     assert (batch.state, batch.total, batch.processed, batch.changed) == (
         BatchState.DONE, 60, 60, 60)
@@ -122,26 +106,12 @@ def test_lanes_finishing_at_once_mark_their_batch_done_exactly_once(catalogue):
     call = call_with(8)
     for _round in range(5):
         batch = batches.award_batch_create(call=call, chunk_size=4, lanes=2)
-        barrier = threading.Barrier(2)
-        errors = []
 
-        def lane(number, batch_id=batch.pk, barrier=barrier, errors=errors):
-            try:
-                barrier.wait(timeout=30)
-                while batches.award_batch_run_chunk(batch_id=batch_id, lane=number):
-                    pass
-            except Exception as exc:  # inspected below
-                errors.append(exc)
-            finally:
-                connection.close()
+        def lane(number, batch_id=batch.pk):
+            while batches.award_batch_run_chunk(batch_id=batch_id, lane=number):
+                pass
 
-        threads = [threading.Thread(target=lane, args=(number,)) for number in (0, 1)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-
-        assert errors == []
+        assert race(2, lane) == [None, None]  # each thread ran its lane to the end
         batch.refresh_from_db()
         assert (batch.state, batch.total, batch.processed) == (BatchState.DONE, 8, 8)
         assert AuditEntry.objects.filter(action="award_batch_done",
