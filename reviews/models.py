@@ -516,6 +516,9 @@ class AwardBatchLane(models.Model):
     last_application_id = models.BigIntegerField(default=0)
     upto_id = models.BigIntegerField(null=True, blank=True)
     done = models.BooleanField(default=False)
+    # When a chunk last ended here (or the lane was made or handed on again): a lane unfinished
+    # and untouched for long has lost its task (batches.award_batch_resume_stalled).
+    touched_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["batch", "number"]

@@ -3,7 +3,11 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from reviews.services.batches import award_batch_fail, award_batch_run_chunk
+from reviews.services.batches import (
+    award_batch_fail,
+    award_batch_resume_stalled,
+    award_batch_run_chunk,
+)
 from reviews.services.publicity import publicity_close_due
 
 
@@ -11,6 +15,12 @@ from reviews.services.publicity import publicity_close_due
 def close_publicity_periods() -> int:
     """Finalize the 公示 periods that ended with no objection open (periodic, from beat)."""
     return publicity_close_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def resume_stalled_award_batches() -> int:
+    """Hand on again the lanes of award batches that lost their task (periodic, from beat)."""
+    return award_batch_resume_stalled()
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=5)

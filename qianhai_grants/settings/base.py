@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     # 公示 periods that ended with no objection open become awards (reviews.tasks).
     "reviews-close-publicity": {"task": "reviews.tasks.close_publicity_periods",
                                 "schedule": 15 * 60.0, "options": {"expires": 14 * 60}},
+    # Lanes of award batches that lost their task (a killed worker, a broker down when the
+    # batch started) are handed on again (reviews.tasks).
+    "reviews-resume-stalled-batches": {"task": "reviews.tasks.resume_stalled_award_batches",
+                                       "schedule": 2 * 60.0, "options": {"expires": 110}},
     # Export files past their expiry are deleted, their jobs marked expired (reports.tasks).
     "reports-purge-exports": {"task": "reports.tasks.purge_exports", "schedule": 60 * 60.0,
                               "options": {"expires": 55 * 60}},

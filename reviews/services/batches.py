@@ -37,6 +37,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, nullcontext
+from datetime import timedelta
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -437,7 +438,8 @@ def _run_chunk(batch_id: int, number: int, catalogue: _Catalogue | None) -> bool
             changed = _write(batch_id, _compute_rows(rows, catalogue))
             lane.last_application_id = rows[-1].pk
         lane.done = not more
-        lane.save(update_fields=["last_application_id", "done"])
+        lane.touched_at = timezone.now()
+        lane.save(update_fields=["last_application_id", "done", "touched_at"])
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's default again
@@ -541,6 +543,35 @@ def _run_forked(batch_id: int, numbers: list[int], processes: int,
     return batch
 
 
+# A lane unfinished and untouched for this long has lost its task: no chunk takes more than
+# the task time limit (CELERY_TASK_TIME_LIMIT, 3 minutes), and each chunk touches its lane.
+STALLED_AFTER = timedelta(minutes=5)
+
+
+def award_batch_resume_stalled(*, now=None) -> int:
+    """The beat scan: hand on again, as a new task each, the lanes of unfinished batches that
+    have not moved for `STALLED_AFTER`: a worker killed mid-chunk (whose message Redis gives
+    back only after its visibility timeout, an hour by default), or a batch whose tasks never
+    reached the broker. Each lane handed on is touched, so the next scan leaves it alone for as
+    long again; a lane whose old task comes back too runs no chunk twice (its row lock), and
+    both tasks end with the lane. Returns how many lanes were handed on."""
+    from reviews.tasks import run_award_batch
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        # A lane whose chunk is running right now is locked by it, and skipped.
+        stalled = list(AwardBatchLane.objects.select_for_update(skip_locked=True, of=("self",))
+                       .filter(done=False, touched_at__lt=now - STALLED_AFTER,
+                               batch__state__in=(BatchState.PENDING, BatchState.RUNNING))
+                       .values_list("pk", "batch_id", "number"))
+        AwardBatchLane.objects.filter(pk__in=[pk for pk, _b, _n in stalled]).update(
+            touched_at=now)
+        for _pk, batch_id, number in stalled:
+            transaction.on_commit(lambda batch_id=batch_id, number=number:
+                                  run_award_batch.delay(batch_id, number), robust=True)
+    return len(stalled)
+
+
 def award_batch_fail(*, batch_id: int, error: str) -> None:
     """Mark an unfinished batch failed, so another may start (what it wrote stays: a new batch
     recomputes and writes only what differs)."""
@@ -557,5 +588,5 @@ def award_batch_active(*, call: Call) -> AwardBatch | None:
 
 
 __all__ = ["PROVISIONAL_STATUSES", "award_batch_active", "award_batch_create",
-           "award_batch_fail", "award_batch_run", "award_batch_run_chunk", "award_batch_start",
-           "provisional_compute"]
+           "award_batch_fail", "award_batch_resume_stalled", "award_batch_run",
+           "award_batch_run_chunk", "award_batch_start", "provisional_compute"]

@@ -3,6 +3,7 @@ chunks, idempotent and resumable, from the API, the back office and a management
 
 import io
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import OperationalError, connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from applications.models import Application, Status
 from measures.engine import compute_award
@@ -322,6 +323,49 @@ def test_the_task_runs_one_chunk_and_queues_the_next(demo_call, staff, monkeypat
     assert list(batch.lanes.values_list("last_application_id", "done")) == [
         (apps[3].pk, True), (apps[8].pk, True)]
     assert len(amounts(demo_call)) == 9
+
+
+def test_the_beat_scan_hands_on_again_the_lanes_that_lost_their_task(
+        demo_call, staff, monkeypatch, django_capture_on_commit_callbacks):
+    apps = undecided_apps(demo_call, n=6)
+    # Started while the broker was down (no task reached it); lane 0 ran one chunk, then the
+    # worker running it was killed.
+    batch = batches.award_batch_start(by=staff, call=demo_call, chunk_size=2, enqueue=False)
+    assert batches.award_batch_run_chunk(batch_id=batch.pk, lane=0) is True
+    failed = batches.award_batch_create(call=open_call("demo-project", funding_year=2031))
+    batches.award_batch_fail(batch_id=failed.pk, error="broken")
+    queued = []
+    monkeypatch.setattr(tasks.run_award_batch, "delay", lambda *args: queued.append(args))
+
+    def scan(now):
+        with django_capture_on_commit_callbacks(execute=True):
+            return batches.award_batch_resume_stalled(now=now)
+
+    now = timezone.now()
+    assert scan(now) == 0  # nothing has stalled yet
+    later = now + batches.STALLED_AFTER + timedelta(seconds=1)
+    assert scan(later) == 2
+    assert sorted(queued) == [(batch.pk, 0), (batch.pk, 1)]  # not the failed batch's lane
+    assert scan(later + timedelta(seconds=30)) == 0  # touched: left alone for a while
+
+    while queued:  # a worker takes the messages handed on, each queueing its lane's next chunk
+        tasks.run_award_batch(*queued.pop())
+
+    batch.refresh_from_db()
+    assert (batch.state, batch.total, batch.processed, batch.changed) == (
+        BatchState.DONE, 6, 6, 6)
+    assert amounts(demo_call) == {a.pk: batches.provisional_compute(a).amount for a in apps}
+    assert scan(later + 3 * batches.STALLED_AFTER) == 0  # done lanes are never handed on
+    assert queued == []
+
+
+def test_the_beat_schedule_runs_the_stalled_batch_scan(settings):
+    entries = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    scan = entries["reviews.tasks.resume_stalled_award_batches"]
+    # Often enough that a lost lane waits minutes, not the broker's hour; never piled up.
+    assert scan["schedule"] < batches.STALLED_AFTER.total_seconds()
+    assert scan["options"]["expires"] < scan["schedule"]
+    assert tasks.resume_stalled_award_batches.name == "reviews.tasks.resume_stalled_award_batches"
 
 
 def test_the_task_retries_a_lost_database_then_marks_the_batch_failed(demo_call, staff,

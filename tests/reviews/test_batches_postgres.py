@@ -4,14 +4,17 @@ process a chunk twice."""
 
 import os
 import re
+import threading
+from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from django.utils import translation
+from django.utils import timezone, translation
 
 from applications.models import Application, Status
-from reviews.models import AuditEntry, AwardBatch, BatchState, ProvisionalAmount
+from reviews import tasks
+from reviews.models import AuditEntry, AwardBatch, AwardBatchLane, BatchState, ProvisionalAmount
 from reviews.services import batches
 from tests.factories import DEMO_PROJECT_INPUTS, application_in, open_call, staff_user
 from tests.races import race
@@ -182,3 +185,32 @@ def test_a_process_that_stops_leaves_its_lane_to_resume(catalogue, monkeypatch):
     monkeypatch.setattr(batches, "_run_lanes", real)
     done = batches.award_batch_run(batch_id=batch.pk, processes=2)
     assert (done.state, done.processed, done.changed) == (BatchState.DONE, 12, 12)
+
+
+def test_the_stalled_batch_scan_skips_a_lane_whose_chunk_is_running(catalogue, monkeypatch):
+    call = call_with(4)
+    batch = batches.award_batch_create(call=call, chunk_size=2, lanes=2)
+    locked, release = threading.Event(), threading.Event()
+
+    def running_chunk():
+        try:
+            with transaction.atomic():  # as a chunk holds its lane's row until it commits
+                AwardBatchLane.objects.select_for_update().get(batch=batch, number=0)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    chunk = threading.Thread(target=running_chunk)
+    chunk.start()
+    try:
+        assert locked.wait(timeout=30)
+        queued = []
+        monkeypatch.setattr(tasks.run_award_batch, "delay", lambda *args: queued.append(args))
+        later = timezone.now() + batches.STALLED_AFTER + timedelta(seconds=1)
+
+        assert batches.award_batch_resume_stalled(now=later) == 1
+        assert queued == [(batch.pk, 1)]
+    finally:
+        release.set()
+        chunk.join(timeout=30)
