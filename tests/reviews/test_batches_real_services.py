@@ -6,11 +6,13 @@ next. One worker is killed with SIGKILL in the middle: the lane it was running s
 last chunk committed (the chunk it was in the middle of is rolled back with its connection), and
 the batch is finished by `award_batch --resume`'s code beside the surviving worker. Nothing is
 counted or written twice: `processed`, `changed` and `total` all end at the number of
-applications, and a second batch writes nothing.
+applications, and a second batch writes nothing. And a batch whose tasks never reached the broker
+is handed on to the workers by the beat scan.
 """
 
 import os
 import signal
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -91,3 +93,30 @@ def test_two_workers_run_the_lanes_side_by_side_and_a_killed_one_loses_nothing(
 
     again = batches.award_batch_create(call=call, chunk_size=CHUNK)
     assert batches.award_batch_run(batch_id=again.pk).changed == 0
+
+
+def test_lanes_whose_tasks_never_reached_the_broker_are_handed_on_by_the_beat_scan(
+        catalogue, shared_redis, queue, workers):
+    call = open_call("demo-project", funding_year=2026)
+    ids = undecided(call, 600)
+    try:
+        with tasks_sent_to(shared_redis, queue):
+            workers.start(broker_url=shared_redis, queue=queue)
+            workers.start(broker_url=shared_redis, queue=queue)
+            # As when the broker was down as staff started it: no task was sent.
+            batch = batches.award_batch_start(by=staff_user(), call=call, chunk_size=CHUNK,
+                                              enqueue=False)
+            assert batches.award_batch_resume_stalled() == 0  # not stalled yet: just made
+            later = timezone.now() + batches.STALLED_AFTER + timedelta(seconds=1)
+
+            assert batches.award_batch_resume_stalled(now=later) == 2
+            workers.wait_for(lambda: all(done for _last, done in lanes(batch).values()),
+                             what="both lanes to end", timeout=120)
+    finally:
+        remove_queue(shared_redis, queue)
+
+    done = AwardBatch.objects.get(pk=batch.pk)
+    assert (done.state, done.total, done.processed, done.changed) == (
+        BatchState.DONE, 600, 600, 600)
+    assert sorted(ProvisionalAmount.objects.filter(application__call=call)
+                  .values_list("application_id", flat=True)) == sorted(ids)
