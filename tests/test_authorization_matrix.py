@@ -23,6 +23,7 @@ answers 403 whatever the id. For those outside company A, every refusal about on
 is checked to be the same for an id that does not exist: no answer tells that a thing exists."""
 
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -557,10 +558,19 @@ def leaks(text: str, role: str, known=None) -> list[str]:
     for secret in NEVER[role]:
         if secret in allowed:
             continue
+        if NUMBER.fullmatch(secret):
+            # A number is found as a number, not as digits of another one: 28.30 is in
+            # "total": "28.30" but not in a time's seconds and their fraction, 15:24:28.301234.
+            if re.search(rf"(?<!\d){re.escape(secret)}(?!\d)", text):
+                found.append(secret)
+            continue
         escaped = json.dumps(secret)[1:-1]  # as an ASCII-only JSON encoder would write it
         if secret in text or escaped in text:
             found.append(secret)
     return found
+
+
+NUMBER = re.compile(r"\d+(\.\d+)?")
 
 
 # People who know nothing of company A, its applications, reviews and awards.
@@ -693,6 +703,13 @@ def test_what_the_leak_checks_look_for_is_shown_to_those_who_may_read_it(world, 
     text = content(response)
     assert [s for s in secrets if s not in text] == []
     assert leaks(text, role) == []
+
+
+def test_a_secret_number_is_found_as_a_number_not_as_digits_of_another():
+    for shown in ('{"total": "28.30"}', '{"total":28.30}', "<td>28.30</td>"):
+        assert leaks(shown.replace("28.30", w.SCORER_TOTAL), AO) == [w.SCORER_TOTAL]
+    for other in ('{"at": "2026-11-29T15:24:28.301234+08:00"}', "128.30", "28.305"):
+        assert leaks(other.replace("28.30", w.SCORER_TOTAL), AO) == []
 
 
 API_PATHS = sorted({r.path for r in ROWS if r.api})
