@@ -246,7 +246,15 @@ def _lane_bounds(call_id: int, total: int, chunk_size: int, lanes: int) -> list[
     applications accepted meanwhile still fall in some lane, and later ones in the last."""
     count = max(1, min(lanes, -(-total // chunk_size)))
     ids = _undecided(call_id).order_by("pk").values_list("pk", flat=True)
-    return [ids[total * number // count - 1] for number in range(1, count)] + [None]
+    bounds: list[int | None] = []
+    for number in range(1, count):
+        at = total * number // count
+        # Sliced, not indexed: applications decided since the count may have shortened the
+        # list (a lane fewer then, never an error).
+        found = list(ids[at - 1:at])
+        if found and (not bounds or found[0] > bounds[-1]):
+            bounds.append(found[0])
+    return [*bounds, None]
 
 
 def _running() -> DomainError:

@@ -282,6 +282,13 @@ def test_a_small_call_gets_no_more_lanes_than_chunks(demo_call, staff):
     assert batches.award_batch_run(batch_id=empty.pk).state == BatchState.DONE
 
 
+def test_applications_decided_while_lanes_are_drawn_make_fewer_lanes_not_an_error(demo_call):
+    apps = undecided_apps(demo_call, n=4)
+    # Counted 12, but 8 were decided before the bounds were read: the list is shorter.
+    assert batches._lane_bounds(demo_call.pk, 12, 2, 3) == [apps[3].pk, None]
+    assert batches._lane_bounds(demo_call.pk, 4, 2, 3) == [apps[1].pk, None]  # 2 chunks
+
+
 def test_applications_accepted_while_a_batch_runs_fall_in_its_last_lane(demo_call, staff):
     apps = undecided_apps(demo_call, n=4)
     batch = batches.award_batch_create(call=demo_call, chunk_size=2, lanes=2)
