@@ -3,8 +3,9 @@ own database connection, as web workers are."""
 
 import threading
 import time
+from contextlib import contextmanager
 
-from django.db import connection
+from django.db import connection, transaction
 
 
 def race(count: int, work, *, timeout: float = 120) -> list:
@@ -48,3 +49,29 @@ def _wait_for_closed_connections(limit: float = 10) -> None:
             if cursor.fetchone()[0] == 0:
                 return
             time.sleep(0.02)
+
+
+@contextmanager
+def locked_elsewhere(queryset, *, no_key: bool = False):
+    """The rows of `queryset` locked by another connection (a thread's, in a transaction of its
+    own) for the length of the `with` block: `FOR UPDATE`, or with `no_key` what an UPDATE of
+    them takes (`FOR NO KEY UPDATE`)."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                list(queryset.select_for_update(no_key=no_key))
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(timeout=30), "the other connection did not get the lock"
+        yield
+    finally:
+        release.set()
+        holder.join(timeout=30)

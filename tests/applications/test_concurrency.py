@@ -4,7 +4,6 @@ Each race is run twice: with the service's own check in front, and with that che
 so the database constraint is seen to hold the line on its own.
 """
 
-import threading
 
 import pytest
 from django.db import connection
@@ -20,7 +19,7 @@ from tests.factories import (
     open_call,
     uscc,
 )
-from tests.races import race
+from tests.races import locked_elsewhere, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -95,27 +94,9 @@ def test_a_submission_locks_its_draft_not_the_rows_read_with_it(catalogue, row, 
                                 upload=SimpleUploadedFile("x.pdf", tiny_pdf()))
     model, pk = {"call": (Call, call.pk), "measure": (Measure, call.measure_id),
                  "company": (Company, company.pk)}[row]
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        try:
-            with transaction.atomic():
-                # What an UPDATE of the row takes (FOR NO KEY UPDATE), held until released.
-                list(model.objects.select_for_update(no_key=True).filter(pk=pk))
-                held.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(timeout=10)
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-            submitted = services.application_submit(by=owner, application=draft)
-        assert submitted.status == Status.SUBMITTED
-    finally:
-        release.set()
-        holder.join(timeout=30)
+    # What an UPDATE of the row takes (FOR NO KEY UPDATE), held meanwhile.
+    with locked_elsewhere(model.objects.filter(pk=pk), no_key=True), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        submitted = services.application_submit(by=owner, application=draft)
+    assert submitted.status == Status.SUBMITTED

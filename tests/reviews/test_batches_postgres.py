@@ -4,11 +4,10 @@ process a chunk twice."""
 
 import os
 import re
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
@@ -17,7 +16,7 @@ from reviews import tasks
 from reviews.models import AuditEntry, AwardBatch, AwardBatchLane, BatchState, ProvisionalAmount
 from reviews.services import batches
 from tests.factories import DEMO_PROJECT_INPUTS, application_in, open_call, staff_user
-from tests.races import race
+from tests.races import locked_elsewhere, race
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -190,27 +189,11 @@ def test_a_process_that_stops_leaves_its_lane_to_resume(catalogue, monkeypatch):
 def test_the_stalled_batch_scan_skips_a_lane_whose_chunk_is_running(catalogue, monkeypatch):
     call = call_with(4)
     batch = batches.award_batch_create(call=call, chunk_size=2, lanes=2)
-    locked, release = threading.Event(), threading.Event()
+    queued = []
+    monkeypatch.setattr(tasks.run_award_batch, "delay", lambda *args: queued.append(args))
+    later = timezone.now() + batches.STALLED_AFTER + timedelta(seconds=1)
 
-    def running_chunk():
-        try:
-            with transaction.atomic():  # as a chunk holds its lane's row until it commits
-                AwardBatchLane.objects.select_for_update().get(batch=batch, number=0)
-                locked.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    chunk = threading.Thread(target=running_chunk)
-    chunk.start()
-    try:
-        assert locked.wait(timeout=30)
-        queued = []
-        monkeypatch.setattr(tasks.run_award_batch, "delay", lambda *args: queued.append(args))
-        later = timezone.now() + batches.STALLED_AFTER + timedelta(seconds=1)
-
+    # As a chunk holds its lane's row until it commits.
+    with locked_elsewhere(AwardBatchLane.objects.filter(batch=batch, number=0)):
         assert batches.award_batch_resume_stalled(now=later) == 1
-        assert queued == [(batch.pk, 1)]
-    finally:
-        release.set()
-        chunk.join(timeout=30)
+    assert queued == [(batch.pk, 1)]

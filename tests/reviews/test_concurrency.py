@@ -5,18 +5,17 @@ Each race runs with the service's own guard (the conditional update, the row loc
 that guard switched off, so the check constraints are seen to hold the line on their own.
 """
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from applications.models import Application, Status
 from qianhai_grants.errors import DomainError
 from reviews.models import Award, QuotaCounter, SubjectLedger
 from reviews.services import decisions, payments
 from tests.factories import CompanyFactory, open_call, staff_user
-from tests.races import race
+from tests.races import locked_elsewhere, race
 from tests.reviews.test_decisions import MODEL, PLATFORM, reviewed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -133,31 +132,9 @@ def test_an_approval_locks_its_application_not_the_rows_read_with_it(catalogue, 
     application = reviewed(call)
     model, pk = {"call": (Call, call.pk), "measure": (Measure, call.measure_id),
                  "company": (Company, application.company_id)}[row]
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        from django.db import transaction
-
-        try:
-            with transaction.atomic():
-                # What an UPDATE of the row takes (FOR NO KEY UPDATE), held until released.
-                list(model.objects.select_for_update(no_key=True).filter(pk=pk))
-                held.set()
-                release.wait(timeout=30)
-        finally:
-            connection.close()
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert held.wait(timeout=10)
-        from django.db import transaction
-
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = '2s'")
-            proposed = decisions.application_approve(by=staff, application=application)
-        assert proposed.status == Status.PROPOSED
-    finally:
-        release.set()
-        holder.join(timeout=30)
+    # What an UPDATE of the row takes (FOR NO KEY UPDATE), held meanwhile.
+    with locked_elsewhere(model.objects.filter(pk=pk), no_key=True), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+        proposed = decisions.application_approve(by=staff, application=application)
+    assert proposed.status == Status.PROPOSED
